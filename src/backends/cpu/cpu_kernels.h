@@ -1,0 +1,38 @@
+/*
+ * cpu_kernels.h — the CPU kernels (f32, row-major). Each fast kernel has a plain scalar version beside
+ * it (the *_reference functions) that the tests compare against and that runs where AVX2 is absent.
+ * These kernels are also linked into the test backend module, which runs them on "device" memory.
+ */
+#ifndef FUSEGRAPH_CPU_KERNELS_H
+#define FUSEGRAPH_CPU_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fusegraph.h"
+
+/* out = a + b, n elements. */
+void add_forward(float *out, const float *a, const float *b, int64_t n);
+/* out[r, j] = a[r, j] + bias[j] for rows x columns. */
+void bias_add_forward(float *out, const float *a, const float *bias, int64_t rows, int64_t columns);
+
+/* out = gelu(x), n elements, exact (erf) or tanh form. */
+void gelu_forward(float *out, const float *x, int64_t n, fg_gelu_form form);
+/* inout[r, j] = gelu(inout[r, j] + bias[j]): the fused epilogue, one pass over a cached panel. */
+void bias_gelu_forward(float *inout, const float *bias, int64_t rows, int64_t columns, fg_gelu_form form);
+/* One element, scalar libm math: the slow, obviously-right version. */
+float gelu_reference(float x, fg_gelu_form form);
+
+/* out[M, N] = a[M, K] x b[K, N]. */
+void matmul_forward(float *out, const float *a, const float *b, int64_t m, int64_t k, int64_t n);
+/* out = a x b + bias, then GELU when apply_gelu: the epilogue runs on each row panel right after the
+ * panel's GEMM, while the panel is still in cache. */
+void linear_forward(float *out, const float *a, const float *b, const float *bias, int64_t m, int64_t k,
+                    int64_t n, int apply_gelu, fg_gelu_form form);
+
+/* Which GEMM library the kernels were built with ("OpenBLAS", "built-in blocked GEMM"). */
+const char *matmul_library_name(void);
+/* Whether the vectorized (AVX2+FMA) elementwise path is in use on this CPU. */
+int cpu_has_avx2(void);
+
+#endif /* FUSEGRAPH_CPU_KERNELS_H */

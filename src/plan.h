@@ -1,0 +1,43 @@
+/*
+ * plan.h — a plan: the fused graph's nodes in execution order, the device chosen for each with every
+ * candidate's estimate, and the constants kept resident on devices. Built by planner.c, run by
+ * executor.c.
+ */
+#ifndef FUSEGRAPH_PLAN_H
+#define FUSEGRAPH_PLAN_H
+
+#include "context.h"
+#include "graph.h"
+
+/* Estimated seconds of one node on one device (see planner.c for the model). */
+typedef struct fg_device_estimate {
+    int supported;
+    double compute, memory, launch, transfer, total;
+} fg_device_estimate;
+
+typedef struct fg_plan_step {
+    int graph_node;
+    fg_node_desc desc;
+    int device;
+    fg_device_estimate estimates[FG_MAX_DEVICES];
+    char reason[192];
+} fg_plan_step;
+
+struct fg_plan {
+    fg_context *context;
+    const fg_graph *graph;
+    fg_plan_options options;
+    fg_plan_step *steps;
+    int step_count;
+    int *consumer_counts;                     /* per value: how many steps read it */
+    void *(*resident)[FG_MAX_DEVICES];        /* per value, per device: a constant kept on that device */
+    char *explanation;
+};
+
+/* Builds plan->explanation from the steps. */
+fg_status fg_plan_build_explanation(fg_plan *plan);
+
+/* Bytes of a value of the plan's graph. */
+size_t fg_plan_value_bytes(const fg_plan *plan, fg_value value);
+
+#endif /* FUSEGRAPH_PLAN_H */

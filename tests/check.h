@@ -1,0 +1,125 @@
+/*
+ * check.h — the tests' small harness: CHECK macros that count failures, fresh random inputs, float64
+ * reference kernels, the norm-wise relative error, and NaN poisoning of outputs.
+ *
+ * A test program returns 0 when every check passed, 1 otherwise, and CHECK_SKIP_CODE (77, CTest's
+ * SKIP_RETURN_CODE) after printing "skipped: <reason>" when it cannot run here.
+ */
+#ifndef FUSEGRAPH_TEST_CHECK_H
+#define FUSEGRAPH_TEST_CHECK_H
+
+#include "fusegraph.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CHECK_SKIP_CODE 77
+
+static int check_failures;
+static int check_count;
+
+#define CHECK(condition)                                                                                  \
+    do {                                                                                                  \
+        check_count++;                                                                                    \
+        if (!(condition)) {                                                                               \
+            check_failures++;                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #condition);                \
+        }                                                                                                 \
+    } while (0)
+
+#define CHECK_OK(call)                                                                                    \
+    do {                                                                                                  \
+        fg_status check_status_ = (call);                                                                 \
+        check_count++;                                                                                    \
+        if (check_status_ != FG_OK) {                                                                     \
+            check_failures++;                                                                             \
+            fprintf(stderr, "%s:%d: %s returned %s: %s\n", __FILE__, __LINE__, #call,                     \
+                    fg_status_name(check_status_), fg_last_error());                                      \
+        }                                                                                                 \
+    } while (0)
+
+/* The call must fail with status, and its message must contain text. */
+#define CHECK_FAILS(call, status, text)                                                                   \
+    do {                                                                                                  \
+        fg_status check_status_ = (call);                                                                 \
+        check_count++;                                                                                    \
+        if (check_status_ != (status) || !strstr(fg_last_error(), (text))) {                              \
+            check_failures++;                                                                             \
+            fprintf(stderr, "%s:%d: %s: expected %s with \"%s\", got %s: \"%s\"\n", __FILE__, __LINE__, #call, \
+                    fg_status_name(status), text, fg_status_name(check_status_), fg_last_error());         \
+        }                                                                                                 \
+    } while (0)
+
+static inline int check_finish(const char *name)
+{
+    printf("%s: %d checks, %d failed\n", name, check_count, check_failures);
+    return check_failures ? 1 : 0;
+}
+
+/* xorshift64*: fresh inputs per run (seeded from time unless FUSEGRAPH_TEST_SEED is set). */
+static uint64_t check_rng_state;
+static inline void check_seed(void)
+{
+    const char *seed = getenv("FUSEGRAPH_TEST_SEED");
+    check_rng_state = seed ? strtoull(seed, NULL, 10) : (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&check_rng_state;
+    if (!check_rng_state) check_rng_state = 88172645463325252ull;
+    printf("seed %llu (set FUSEGRAPH_TEST_SEED to repeat)\n", (unsigned long long)check_rng_state);
+}
+static inline float check_uniform(float low, float high)
+{
+    check_rng_state ^= check_rng_state >> 12;
+    check_rng_state ^= check_rng_state << 25;
+    check_rng_state ^= check_rng_state >> 27;
+    uint64_t bits = check_rng_state * 2685821657736338717ull;
+    return low + (high - low) * (float)((bits >> 40) * (1.0 / 16777216.0));
+}
+static inline float *check_random(int64_t n, float low, float high)
+{
+    float *data = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++) data[i] = check_uniform(low, high);
+    return data;
+}
+static inline float *check_poisoned(int64_t n)
+{
+    float *data = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++) data[i] = NAN;
+    return data;
+}
+
+/* ||out - ref|| / ||ref|| in float64; NaN anywhere in out makes it infinite. */
+static inline double check_relative_error(const float *out, const double *ref, int64_t n)
+{
+    double diff = 0, norm = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(out[i])) return INFINITY;
+        double d = (double)out[i] - ref[i];
+        diff += d * d;
+        norm += ref[i] * ref[i];
+    }
+    return norm > 0 ? sqrt(diff / norm) : sqrt(diff);
+}
+
+/* float64 references */
+static inline double reference_gelu(double x, fg_gelu_form form)
+{
+    if (form == FG_GELU_TANH) return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+    return 0.5 * x * erfc(-x / sqrt(2.0));
+}
+static inline double *reference_matmul(const float *a, const float *b, const float *bias, int64_t m, int64_t k, int64_t n,
+                                int apply_gelu, fg_gelu_form form)
+{
+    double *out = malloc(sizeof(double) * (size_t)(m * n));
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double sum = bias ? bias[j] : 0.0;
+            for (int64_t p = 0; p < k; p++) sum += (double)a[i * k + p] * (double)b[p * n + j];
+            out[i * n + j] = apply_gelu ? reference_gelu(sum, form) : sum;
+        }
+    return out;
+}
+
+#endif /* FUSEGRAPH_TEST_CHECK_H */

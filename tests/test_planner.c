@@ -1,0 +1,250 @@
+/*
+ * test_planner.c — device choice, transfers and fallback, with the test backend (a pretend GPU that runs
+ * the CPU kernels on memory of its own and reports GPU-like cost figures; see testgpu_backend.c).
+ *
+ * Every result is compared with the same graph run on the CPU alone (whose kernels test_cpu_kernels
+ * checks against float64), so a fallback that returned a wrong or partial answer fails here.
+ */
+#include "check.h"
+
+static char log_text[65536];
+static void capture_log(fg_log_level level, const char *message, void *user)
+{
+    (void)level, (void)user;
+    size_t used = strlen(log_text);
+    snprintf(log_text + used, sizeof log_text - used, "%s\n", message);
+}
+
+typedef struct setup {
+    fg_context *context;
+    int gpu; /* device index of testgpu, -1 when not ready */
+} setup;
+
+static setup open_context(const char *testgpu_settings)
+{
+    setenv("FUSEGRAPH_TESTGPU", testgpu_settings, 1);
+    setup s = {NULL, -1};
+    CHECK_OK(fg_context_create(&(fg_context_options){.extra_backends = "testgpu"}, &s.context));
+    for (int d = 0; s.context && d < fg_context_device_count(s.context); d++) {
+        fg_device_info info;
+        CHECK_OK(fg_context_device_info(s.context, d, &info));
+        if (strcmp(info.backend, "testgpu") == 0 && info.ready) s.gpu = d;
+    }
+    return s;
+}
+
+typedef struct mlp {
+    fg_graph *graph;
+    fg_value x, y;
+    int64_t m, k, n;
+    float *x_data;
+} mlp;
+
+/* y = op chain on x [m, k] with W [k, n] (a constant), as named by kind:
+ *   "matmul", "add" (x + x), "matmul_gelu", "matmul_gelu_add" (gelu(xW) + xW) */
+static mlp make_graph(const char *kind, int64_t m, int64_t k, int64_t n)
+{
+    mlp g = {NULL, -1, -1, m, k, n, check_random(m * k, -1, 1)};
+    CHECK_OK(fg_graph_create(&g.graph));
+    int64_t xd[2] = {m, k}, wd[2] = {k, n};
+    CHECK_OK(fg_graph_input(g.graph, "x", FG_F32, 2, xd, &g.x));
+    if (strcmp(kind, "add") == 0) {
+        CHECK_OK(fg_graph_add(g.graph, g.x, g.x, &g.y));
+    } else {
+        float *w = check_random(k * n, -1, 1);
+        fg_value wv, product;
+        CHECK_OK(fg_graph_constant(g.graph, "w", FG_F32, 2, wd, w, &wv));
+        free(w);
+        CHECK_OK(fg_graph_matmul(g.graph, g.x, wv, &product));
+        g.y = product;
+        if (strstr(kind, "gelu")) CHECK_OK(fg_graph_gelu(g.graph, product, FG_GELU_EXACT, &g.y));
+        if (strstr(kind, "gelu_add")) CHECK_OK(fg_graph_add(g.graph, g.y, product, &g.y));
+    }
+    CHECK_OK(fg_graph_mark_output(g.graph, g.y));
+    return g;
+}
+
+/* Runs g with options on context; returns the output (caller frees) and the fallback count. */
+static float *run(fg_context *context, const mlp *g, fg_plan_options options, int64_t elements, int *fallbacks,
+                  int *first_device)
+{
+    fg_plan *plan = NULL;
+    CHECK_OK(fg_plan_create(context, g->graph, &options, &plan));
+    if (!plan) return NULL;
+    if (first_device) CHECK_OK(fg_plan_node_device(plan, 0, first_device));
+    float *out = check_poisoned(elements);
+    fg_binding in = {g->x, g->x_data}, result = {g->y, out};
+    CHECK_OK(fg_plan_run(plan, &in, 1, &result, 1, fallbacks));
+    fg_plan_destroy(plan);
+    return out;
+}
+
+static const fg_plan_options automatic = {0, -1};
+
+/* The graph run on the CPU only: the expected answer. */
+static float *cpu_answer(const mlp *g, int64_t elements)
+{
+    fg_context *cpu;
+    CHECK_OK(fg_context_create(&(fg_context_options){.cpu_only = 1}, &cpu));
+    float *out = run(cpu, g, automatic, elements, NULL, NULL);
+    fg_context_destroy(cpu);
+    return out;
+}
+
+static int same(const float *a, const float *b, int64_t n)
+{
+    double *ref = malloc(sizeof(double) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) ref[i] = b[i];
+    double error = check_relative_error(a, ref, n);
+    free(ref);
+    return error < 1e-6;
+}
+
+static void test_discovery(void)
+{
+    setup s = open_context("create=fail");
+    CHECK(s.gpu < 0);
+    int found = 0;
+    for (int d = 0; d < fg_context_device_count(s.context); d++) {
+        fg_device_info info;
+        CHECK_OK(fg_context_device_info(s.context, d, &info));
+        if (d == 0) CHECK(strcmp(info.backend, "cpu") == 0 && info.ready);
+        if (strcmp(info.backend, "testgpu") == 0) found = strstr(info.reason, "no device") != NULL;
+        if (strcmp(info.backend, "cuda") == 0 && !info.ready) CHECK(info.reason[0] != 0);
+    }
+    CHECK(found);
+    fg_context_destroy(s.context);
+}
+
+static void test_decisions(void)
+{
+    setup s = open_context("h2d=2e10,d2h=2e10");
+    CHECK(s.gpu > 0);
+    int device = -1;
+    /* a small op with its inputs in host memory stays on the CPU */
+    mlp small = make_graph("add", 4, 4, 4);
+    float *out = run(s.context, &small, automatic, 16, NULL, &device);
+    CHECK(device == 0);
+    for (int i = 0; i < 16; i++) CHECK(out[i] == 2 * small.x_data[i]);
+    free(out);
+    /* ... unless forced */
+    fg_plan_options forced = {0, s.gpu};
+    out = run(s.context, &small, forced, 16, NULL, &device);
+    CHECK(device == s.gpu);
+    for (int i = 0; i < 16; i++) CHECK(out[i] == 2 * small.x_data[i]);
+    free(out);
+    /* a large matmul moves to the faster device */
+    mlp large = make_graph("matmul", 1024, 1024, 1024);
+    float *expected = cpu_answer(&large, 1024 * 1024);
+    out = run(s.context, &large, automatic, 1024 * 1024, NULL, &device);
+    CHECK(device == s.gpu);
+    CHECK(same(out, expected, 1024 * 1024));
+    free(out), free(expected);
+    fg_context_destroy(s.context);
+
+    /* resident weights change the decision: over a slow link, a [1, 2048] x [2048, 2048] matmul is cheaper
+     * on the CPU than moving 16 MiB of weights; with the weights resident it is cheaper on the device. */
+    s = open_context("h2d=1e9,d2h=1e9");
+    mlp skinny = make_graph("matmul", 1, 2048, 2048);
+    expected = cpu_answer(&skinny, 2048);
+    out = run(s.context, &skinny, automatic, 2048, NULL, &device);
+    CHECK(device == 0);
+    CHECK(same(out, expected, 2048));
+    free(out);
+    fg_plan_options resident = {1, -1};
+    fg_pool_statistics before, after;
+    CHECK_OK(fg_context_pool_statistics(s.context, s.gpu, &before));
+    out = run(s.context, &skinny, resident, 2048, NULL, &device);
+    CHECK(device == s.gpu);
+    CHECK(same(out, expected, 2048));
+    CHECK_OK(fg_context_pool_statistics(s.context, s.gpu, &after));
+    CHECK(after.bytes_live == before.bytes_live); /* the plan's resident weights were given back */
+    free(out), free(expected);
+    fg_graph_destroy(skinny.graph), free(skinny.x_data);
+    fg_graph_destroy(small.graph), free(small.x_data);
+    fg_graph_destroy(large.graph), free(large.x_data);
+    fg_context_destroy(s.context);
+}
+
+static void test_unsupported_op_goes_to_cpu(void)
+{
+    setup s = open_context("ops=matmul");
+    mlp g = make_graph("matmul_gelu", 512, 512, 512);
+    float *expected = cpu_answer(&g, 512 * 512);
+    fg_plan *plan;
+    CHECK_OK(fg_plan_create(s.context, g.graph, NULL, &plan));
+    int first = -1, second = -1;
+    CHECK_OK(fg_plan_node_device(plan, 0, &first));
+    CHECK_OK(fg_plan_node_device(plan, 1, &second));
+    CHECK(first == s.gpu && second == 0);
+    CHECK(strstr(fg_plan_explain(plan), "testgpu  cannot run it") != NULL);
+    CHECK(strstr(fg_plan_explain(plan), "why: only cpu runs gelu f32") != NULL);
+    float *out = check_poisoned(512 * 512);
+    fg_binding in = {g.x, g.x_data}, result = {g.y, out};
+    int fallbacks = -1;
+    CHECK_OK(fg_plan_run(plan, &in, 1, &result, 1, &fallbacks));
+    CHECK(fallbacks == 0);
+    CHECK(same(out, expected, 512 * 512));
+    fg_plan_destroy(plan);
+    free(out), free(expected);
+    fg_graph_destroy(g.graph), free(g.x_data);
+    fg_context_destroy(s.context);
+}
+
+/* Each injected failure: the run succeeds, the answer is right, the fallback is counted and logged, and
+ * the pools hold no more live bytes than before. */
+static void test_fallbacks(void)
+{
+    const char *failures[] = {"fail=run", "fail=run,fail_op=gelu", "fail=upload", "fail=download", "fail=sync",
+                              "fail=allocate", "memory=1000000"};
+    const int minimum_fallbacks[] = {1, 2, 1, 1, 1, 1, 1};
+    mlp g = make_graph("matmul_gelu_add", 512, 256, 512);
+    float *expected = cpu_answer(&g, 512 * 512);
+    fg_set_log_callback(capture_log, NULL, FG_LOG_WARN);
+    for (size_t f = 0; f < sizeof failures / sizeof *failures; f++) {
+        setup s = open_context("");
+        fg_plan_options forced = {0, s.gpu};
+        fg_plan *plan;
+        CHECK_OK(fg_plan_create(s.context, g.graph, &forced, &plan));
+        setenv("FUSEGRAPH_TESTGPU", failures[f], 1); /* fail from now on */
+        if (strncmp(failures[f], "memory", 6) == 0) {
+            /* a small device: re-open so that create() reads the limit */
+            fg_plan_destroy(plan);
+            fg_context_destroy(s.context);
+            s = open_context(failures[f]);
+            forced.force_device = s.gpu;
+            CHECK_OK(fg_plan_create(s.context, g.graph, &forced, &plan));
+        }
+        fg_pool_statistics cpu_before, gpu_before, cpu_after, gpu_after;
+        CHECK_OK(fg_context_pool_statistics(s.context, 0, &cpu_before));
+        CHECK_OK(fg_context_pool_statistics(s.context, s.gpu, &gpu_before));
+        log_text[0] = 0;
+        float *out = check_poisoned(512 * 512);
+        fg_binding in = {g.x, g.x_data}, result = {g.y, out};
+        int fallbacks = -1;
+        CHECK_OK(fg_plan_run(plan, &in, 1, &result, 1, &fallbacks));
+        if (fallbacks < minimum_fallbacks[f]) fprintf(stderr, "%s: %d fallbacks\n", failures[f], fallbacks);
+        CHECK(fallbacks >= minimum_fallbacks[f]);
+        CHECK(same(out, expected, 512 * 512));
+        CHECK(strstr(log_text, "[run]") != NULL);
+        CHECK_OK(fg_context_pool_statistics(s.context, 0, &cpu_after));
+        CHECK_OK(fg_context_pool_statistics(s.context, s.gpu, &gpu_after));
+        CHECK(cpu_after.bytes_live == cpu_before.bytes_live && gpu_after.bytes_live == gpu_before.bytes_live);
+        fg_plan_destroy(plan);
+        free(out);
+        fg_context_destroy(s.context);
+    }
+    fg_set_log_callback(NULL, NULL, FG_LOG_ERROR);
+    free(expected);
+    fg_graph_destroy(g.graph), free(g.x_data);
+}
+
+int main(void)
+{
+    check_seed();
+    test_discovery();
+    test_decisions();
+    test_unsupported_op_goes_to_cpu();
+    test_fallbacks();
+    return check_finish("test_planner");
+}

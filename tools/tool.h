@@ -1,0 +1,23 @@
+/*
+ * tool.h — what the parts of the command-line tool share.
+ */
+#ifndef FUSEGRAPH_TOOL_H
+#define FUSEGRAPH_TOOL_H
+
+#include <fusegraph.h>
+
+/* bench.c: the benchmark table; writes JSON to json_path when not NULL. device >= 0 limits the GPU
+ * columns to that device. Returns the process exit code. */
+int tool_bench(fg_context *context, int quick, const char *json_path, int device);
+
+/* models.c: graph builders with random weights (fixed seed). */
+fg_status tool_build_mlp(fg_graph **out_graph, int64_t tokens, int64_t hidden, int64_t inner, fg_value *out_x,
+                         fg_value *out_y);
+/* Fills data with pseudo-random values in [-1, 1). */
+void tool_fill_random(float *data, int64_t n, uint64_t seed);
+
+/* progress.c: a one-line progress bar on stderr when it is a terminal; silent otherwise. */
+void tool_progress(int done, int total, const char *label);
+void tool_progress_end(void);
+
+#endif
