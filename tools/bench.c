@@ -7,7 +7,7 @@
  * writes the caller's memory in place, so its mode is "resident". A GPU column is measured in mode
  * "host" (inputs from host memory and results back to host memory). Timing: wall clock around each run
  * (a run ends only once results are in host memory), after warm-up; the median of repeated runs.
- * --quick drops the largest size of each op and repeats less.
+ * --quick drops the largest size of each op and repeats less; --op NAME and --size N pick cases.
  */
 #include "tool.h"
 
@@ -169,8 +169,17 @@ static int write_json(const char *path, const bench_result *results, int count, 
     return fclose(file) == 0 ? 0 : 1;
 }
 
-int tool_bench(fg_context *context, int quick, const char *json_path, int only_device)
+static int skipped(const bench_case *c, const tool_bench_options *options)
 {
+    if (options->quick && (c->size == 4096 || c->size == 100000000)) return 1;
+    if (options->only_op && strcmp(options->only_op, c->op) != 0) return 1;
+    return options->only_size > 0 && options->only_size != c->size;
+}
+
+int tool_bench(fg_context *context, const tool_bench_options *options)
+{
+    int quick = options->quick, only_device = options->device;
+    const char *json_path = options->json_path;
     int devices[FG_MAX_DEVICES], device_count = 0;
     for (int d = 0; d < fg_context_device_count(context); d++) {
         fg_device_info info;
@@ -179,7 +188,7 @@ int tool_bench(fg_context *context, int quick, const char *json_path, int only_d
     }
     bench_result results[CASE_COUNT * FG_MAX_DEVICES];
     int result_count = 0, total = 0, done = 0;
-    for (int c = 0; c < CASE_COUNT; c++) total += !(quick && (cases[c].size == 4096 || cases[c].size == 100000000)) * device_count;
+    for (int c = 0; c < CASE_COUNT; c++) total += !skipped(&cases[c], options) * device_count;
 
     printf("%-22s %-10s", "op", "shape");
     for (int i = 0; i < device_count; i++) {
@@ -191,7 +200,7 @@ int tool_bench(fg_context *context, int quick, const char *json_path, int only_d
     printf("\n");
     for (int c = 0; c < CASE_COUNT; c++) {
         const bench_case *bc = &cases[c];
-        if (quick && (bc->size == 4096 || bc->size == 100000000)) continue;
+        if (skipped(bc, options)) continue;
         bench_graph g;
         char shape[32];
         format_shape(bc, shape, sizeof shape);

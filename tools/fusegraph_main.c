@@ -1,7 +1,8 @@
 /*
  * fusegraph_main.c — the `fusegraph` command-line tool:
  *   fusegraph info                         each backend: found and ready, or why not; cost figures
- *   fusegraph bench [--quick] [--json F]   the seed's benchmark table (see bench.c)
+ *   fusegraph bench [--quick] [--json F] [--op NAME] [--size N]
+ *                                          the seed's benchmark table (see bench.c)
  *   fusegraph explain [--tokens M] [--resident] [--device N]
  *                                          the plan for a transformer MLP x[M,768] -> 3072 GELU -> 768
  * Options common to all: --backends LIST (extra backend modules, e.g. testgpu), --cpu-only, --verbose.
@@ -23,7 +24,7 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: fusegraph info\n"
-            "       fusegraph bench [--quick] [--json FILE] [--device N]\n"
+            "       fusegraph bench [--quick] [--json FILE] [--device N] [--op NAME] [--size N]\n"
             "       fusegraph explain [--tokens M] [--resident] [--device N]\n"
             "options: --backends LIST  extra backend modules (e.g. testgpu)\n"
             "         --cpu-only       load no GPU backends\n"
@@ -83,15 +84,18 @@ static int command_explain(fg_context *context, int64_t tokens, int resident, in
 int main(int argc, char **argv)
 {
     if (argc < 2) return usage();
-    const char *command = argv[1], *json = NULL, *backends = NULL;
-    int quick = 0, cpu_only = 0, verbose = 0, resident = 0, device = -1;
+    const char *command = argv[1], *backends = NULL;
+    int cpu_only = 0, verbose = 0, resident = 0, device = -1;
     int64_t tokens = 128;
+    tool_bench_options bench = {0, NULL, -1, NULL, 0};
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--quick") == 0) quick = 1;
+        if (strcmp(argv[i], "--quick") == 0) bench.quick = 1;
         else if (strcmp(argv[i], "--cpu-only") == 0) cpu_only = 1;
         else if (strcmp(argv[i], "--verbose") == 0) verbose = 1;
         else if (strcmp(argv[i], "--resident") == 0) resident = 1;
-        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) bench.json_path = argv[++i];
+        else if (strcmp(argv[i], "--op") == 0 && i + 1 < argc) bench.only_op = argv[++i];
+        else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) bench.only_size = atoll(argv[++i]);
         else if (strcmp(argv[i], "--backends") == 0 && i + 1 < argc) backends = argv[++i];
         else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = atoi(argv[++i]);
         else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) tokens = atoll(argv[++i]);
@@ -106,7 +110,10 @@ int main(int argc, char **argv)
     }
     int result;
     if (strcmp(command, "info") == 0) result = command_info(context);
-    else if (strcmp(command, "bench") == 0) result = tool_bench(context, quick, json, device);
+    else if (strcmp(command, "bench") == 0) {
+        bench.device = device;
+        result = tool_bench(context, &bench);
+    }
     else if (strcmp(command, "explain") == 0) {
         if (tokens < 1) {
             fprintf(stderr, "fusegraph explain: --tokens must be at least 1\n");

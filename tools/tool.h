@@ -6,9 +6,16 @@
 
 #include <fusegraph.h>
 
-/* bench.c: the benchmark table; writes JSON to json_path when not NULL. device >= 0 limits the GPU
- * columns to that device. Returns the process exit code. */
-int tool_bench(fg_context *context, int quick, const char *json_path, int device);
+/* bench.c: the benchmark table. */
+typedef struct tool_bench_options {
+    int quick;             /* drop the largest sizes, repeat less */
+    const char *json_path; /* write results as JSON here when not NULL */
+    int device;            /* >= 0: only this device besides the CPU */
+    const char *only_op;   /* not NULL: only this op */
+    int64_t only_size;     /* > 0: only this size */
+} tool_bench_options;
+/* Returns the process exit code. */
+int tool_bench(fg_context *context, const tool_bench_options *options);
 
 /* models.c: graph builders with random weights (fixed seed). */
 fg_status tool_build_mlp(fg_graph **out_graph, int64_t tokens, int64_t hidden, int64_t inner, fg_value *out_x,

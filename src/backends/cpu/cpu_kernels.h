@@ -30,6 +30,11 @@ void matmul_forward(float *out, const float *a, const float *b, int64_t m, int64
 void linear_forward(float *out, const float *a, const float *b, const float *bias, int64_t m, int64_t k,
                     int64_t n, int apply_gelu, fg_gelu_form form);
 
+/* The fused layer without oneDNN: GEMM (OpenBLAS or built-in) one row panel at a time, each panel's
+ * epilogue applied while it is in cache. linear_forward uses it when oneDNN is absent. */
+void linear_forward_panels(float *out, const float *a, const float *b, const float *bias, int64_t m, int64_t k,
+                           int64_t n, int apply_gelu, fg_gelu_form form);
+
 /* Which GEMM library the kernels were built with ("OpenBLAS", "built-in blocked GEMM"). */
 const char *matmul_library_name(void);
 /* Whether the vectorized (AVX2+FMA) elementwise path is in use on this CPU. */

@@ -1,10 +1,10 @@
 /*
  * matmul_cpu.c — MatMul and the fused linear layer (MatMul + bias [+ GELU]) on the CPU.
  *
- * GEMM comes from OpenBLAS when the build found it (the README's benchmark section says why OpenBLAS
- * and not oneDNN); otherwise from a cache-blocked loop nest below that any C compiler vectorizes.
+ * GEMM comes from oneDNN when the build found it (matmul_onednn.c says why it leads), else from
+ * OpenBLAS, else from a cache-blocked loop nest below that any C compiler vectorizes.
  *
- * The fused layer runs GEMM one row panel at a time and applies bias (+ GELU) to that panel right away,
+ * oneDNN fuses bias + GELU into its GEMM. Without it, the fused layer runs GEMM one row panel at a time and applies bias (+ GELU) to that panel right away,
  * while it is still in the cache the GEMM wrote it through: the epilogue then costs compute only, not a
  * second and third pass over an [M, N] output in main memory. Panels hold about PANEL_BYTES of output
  * (at least 64 rows, so that each GEMM call stays efficient).
@@ -16,13 +16,20 @@
 #ifdef FUSEGRAPH_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
+#ifdef FUSEGRAPH_HAVE_ONEDNN
+#include "matmul_onednn.h"
+#endif
 
 #define PANEL_BYTES (1 << 20)
 #define PANEL_MIN_ROWS 64
 
 const char *matmul_library_name(void)
 {
-#ifdef FUSEGRAPH_HAVE_OPENBLAS
+#if defined(FUSEGRAPH_HAVE_ONEDNN) && defined(FUSEGRAPH_HAVE_OPENBLAS)
+    return "oneDNN (OpenBLAS as fallback)";
+#elif defined(FUSEGRAPH_HAVE_ONEDNN)
+    return "oneDNN";
+#elif defined(FUSEGRAPH_HAVE_OPENBLAS)
     return "OpenBLAS";
 #else
     return "built-in blocked GEMM";
@@ -54,7 +61,8 @@ static void blocked_gemm(float *out, const float *a, const float *b, int64_t m, 
 }
 #endif
 
-void matmul_forward(float *out, const float *a, const float *b, int64_t m, int64_t k, int64_t n)
+/* GEMM without oneDNN: OpenBLAS or the blocked loops. */
+static void blas_gemm(float *out, const float *a, const float *b, int64_t m, int64_t k, int64_t n)
 {
 #ifdef FUSEGRAPH_HAVE_OPENBLAS
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f, a,
@@ -64,16 +72,34 @@ void matmul_forward(float *out, const float *a, const float *b, int64_t m, int64
 #endif
 }
 
-void linear_forward(float *out, const float *a, const float *b, const float *bias, int64_t m, int64_t k,
-                    int64_t n, int apply_gelu, fg_gelu_form form)
+void matmul_forward(float *out, const float *a, const float *b, int64_t m, int64_t k, int64_t n)
+{
+#ifdef FUSEGRAPH_HAVE_ONEDNN
+    if (onednn_linear(out, a, b, NULL, m, k, n, ONEDNN_PLAIN)) return;
+#endif
+    blas_gemm(out, a, b, m, k, n);
+}
+
+void linear_forward_panels(float *out, const float *a, const float *b, const float *bias, int64_t m, int64_t k,
+                           int64_t n, int apply_gelu, fg_gelu_form form)
 {
     int64_t panel_rows = PANEL_BYTES / (int64_t)sizeof(float) / n;
     if (panel_rows < PANEL_MIN_ROWS) panel_rows = PANEL_MIN_ROWS;
     for (int64_t row = 0; row < m; row += panel_rows) {
         int64_t rows = m - row < panel_rows ? m - row : panel_rows;
         float *panel = out + row * n;
-        matmul_forward(panel, a + row * k, b, rows, k, n);
+        blas_gemm(panel, a + row * k, b, rows, k, n);
         if (apply_gelu) bias_gelu_forward(panel, bias, rows, n, form);
         else bias_add_forward(panel, panel, bias, rows, n);
     }
+}
+
+void linear_forward(float *out, const float *a, const float *b, const float *bias, int64_t m, int64_t k,
+                    int64_t n, int apply_gelu, fg_gelu_form form)
+{
+#ifdef FUSEGRAPH_HAVE_ONEDNN
+    int epilogue = !apply_gelu ? ONEDNN_BIAS : form == FG_GELU_TANH ? ONEDNN_BIAS_GELU_TANH : ONEDNN_BIAS_GELU_EXACT;
+    if (onednn_linear(out, a, b, bias, m, k, n, epilogue)) return;
+#endif
+    linear_forward_panels(out, a, b, bias, m, k, n, apply_gelu, form);
 }
