@@ -129,3 +129,14 @@ int onednn_linear(float *out, const float *a, const float *b, const float *bias,
         if (memories[i]) dnnl_memory_destroy(memories[i]);
     return ok;
 }
+
+/* Frees the cached primitives and the engine when the library or module holding this code is unloaded
+ * (the test backend module is dlclose'd while the process goes on). */
+__attribute__((destructor)) static void release_onednn(void)
+{
+    for (int i = 0; i < CACHE_ENTRIES; i++)
+        if (cache[i].primitive) dnnl_primitive_destroy(cache[i].primitive);
+    memset(cache, 0, sizeof cache);
+    if (engine_ready) dnnl_engine_destroy(engine);
+    engine_ready = 0;
+}
