@@ -227,8 +227,9 @@ typedef struct fg_plan_options {
 } fg_plan_options;
 
 /* Chooses a device for every node of graph (which must have at least one output) and records why. The
- * plan keeps its own copy of what it needs from the graph: the graph may be destroyed afterwards. The
- * caller owns the plan and frees it with fg_plan_destroy before destroying the context. */
+ * plan reads the graph (its constants above all, which it does not copy, so weights are held once):
+ * the graph must stay alive and unmodified while the plan exists. The caller owns the plan and frees it
+ * with fg_plan_destroy before destroying the graph or the context. */
 FG_API fg_status fg_plan_create(fg_context *context, const fg_graph *graph, const fg_plan_options *options,
                                 fg_plan **out_plan);
 FG_API void fg_plan_destroy(fg_plan *plan);
@@ -249,6 +250,21 @@ typedef struct fg_binding {
  * still right. out_fallbacks (may be NULL) receives how many nodes fell back in this run. */
 FG_API fg_status fg_plan_run(fg_plan *plan, const fg_binding *inputs, int input_count,
                              const fg_binding *outputs, int output_count, int *out_fallbacks);
+
+typedef enum fg_timing_mode {
+    /* each run takes its inputs from host memory and returns its outputs to host memory (fg_plan_run) */
+    FG_TIMING_HOST = 0,
+    /* inputs are uploaded once before timing and outputs stay where they were computed: the time of
+     * the computation alone, as when a model keeps its activations on the device */
+    FG_TIMING_RESIDENT = 1
+} fg_timing_mode;
+
+/* Runs the plan warmup + repeats times and returns the median seconds of the timed runs (each run is
+ * timed on the host clock and ends only when every device has finished). outputs receive the result of
+ * the last run in either mode. For benchmarks (`fusegraph bench`). */
+FG_API fg_status fg_plan_time(fg_plan *plan, const fg_binding *inputs, int input_count, const fg_binding *outputs,
+                              int output_count, fg_timing_mode mode, int warmup, int repeats,
+                              double *out_median_seconds);
 
 #ifdef __cplusplus
 }

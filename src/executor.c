@@ -216,8 +216,8 @@ static fg_status check_bindings(const fg_plan *plan, const fg_binding *inputs, i
     return FG_OK;
 }
 
-fg_status fg_plan_run(fg_plan *plan, const fg_binding *inputs, int input_count, const fg_binding *outputs,
-                      int output_count, int *out_fallbacks)
+fg_status fg_plan_execute(fg_plan *plan, const fg_binding *inputs, int input_count, const fg_binding *outputs,
+                          int output_count, int outputs_to_host, int *out_fallbacks)
 {
     if (!plan || (input_count && !inputs) || (output_count && !outputs))
         return fg_fail(FG_ERR_INVALID_ARGUMENT, "[run] plan or bindings are NULL");
@@ -254,7 +254,7 @@ fg_status fg_plan_run(fg_plan *plan, const fg_binding *inputs, int input_count, 
             if (--run.values[input].remaining == 0 && !graph->values[input].is_output) release_value(&run, input);
         }
     }
-    for (int i = 0; i < output_count && status == FG_OK; i++) {
+    for (int i = 0; i < output_count && status == FG_OK && outputs_to_host; i++) {
         fg_value v = outputs[i].value;
         status = ensure_on_host(&run, v);
         void *host = run.values[v].buffer[FG_CPU_DEVICE];
@@ -275,4 +275,10 @@ fg_status fg_plan_run(fg_plan *plan, const fg_binding *inputs, int input_count, 
     free(run.step_of_node);
     if (out_fallbacks) *out_fallbacks = run.fallbacks;
     return status;
+}
+
+fg_status fg_plan_run(fg_plan *plan, const fg_binding *inputs, int input_count, const fg_binding *outputs,
+                      int output_count, int *out_fallbacks)
+{
+    return fg_plan_execute(plan, inputs, input_count, outputs, output_count, 1, out_fallbacks);
 }

@@ -37,6 +37,10 @@ struct fg_plan {
 /* Builds plan->explanation from the steps. */
 fg_status fg_plan_build_explanation(fg_plan *plan);
 
+/* Runs the plan (executor.c). outputs_to_host 0 leaves outputs where they were computed (for timing). */
+fg_status fg_plan_execute(fg_plan *plan, const fg_binding *inputs, int input_count, const fg_binding *outputs,
+                          int output_count, int outputs_to_host, int *out_fallbacks);
+
 /* Bytes of a value of the plan's graph. */
 size_t fg_plan_value_bytes(const fg_plan *plan, fg_value value);
 

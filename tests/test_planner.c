@@ -239,6 +239,39 @@ static void test_fallbacks(void)
     fg_graph_destroy(g.graph), free(g.x_data);
 }
 
+/* fg_plan_time in both modes: the outputs are right, the pools give everything back, and a bad mode or
+ * repeat count is refused. */
+static void test_timing(void)
+{
+    setup s = open_context("");
+    mlp g = make_graph("matmul_gelu", 64, 32, 48);
+    float *expected = cpu_answer(&g, 64 * 48);
+    fg_plan_options forced = {0, s.gpu};
+    fg_plan *plan;
+    CHECK_OK(fg_plan_create(s.context, g.graph, &forced, &plan));
+    fg_pool_statistics before, after;
+    CHECK_OK(fg_context_pool_statistics(s.context, s.gpu, &before));
+    for (int mode = 0; mode < 2; mode++) {
+        float *out = check_poisoned(64 * 48);
+        fg_binding in = {g.x, g.x_data}, result = {g.y, out};
+        double seconds = -1;
+        CHECK_OK(fg_plan_time(plan, &in, 1, &result, 1, (fg_timing_mode)mode, 1, 3, &seconds));
+        CHECK(seconds > 0);
+        CHECK(same(out, expected, 64 * 48));
+        free(out);
+    }
+    CHECK_OK(fg_context_pool_statistics(s.context, s.gpu, &after));
+    CHECK(after.bytes_live == before.bytes_live);
+    fg_binding in = {g.x, g.x_data}, result = {g.y, expected};
+    double seconds;
+    CHECK_FAILS(fg_plan_time(plan, &in, 1, &result, 1, (fg_timing_mode)5, 0, 1, &seconds), FG_ERR_INVALID_ARGUMENT, "unknown timing mode 5");
+    CHECK_FAILS(fg_plan_time(plan, &in, 1, &result, 1, FG_TIMING_HOST, 0, 0, &seconds), FG_ERR_INVALID_ARGUMENT, "[plan_time]");
+    fg_plan_destroy(plan);
+    free(expected);
+    fg_graph_destroy(g.graph), free(g.x_data);
+    fg_context_destroy(s.context);
+}
+
 int main(void)
 {
     check_seed();
@@ -246,5 +279,6 @@ int main(void)
     test_decisions();
     test_unsupported_op_goes_to_cpu();
     test_fallbacks();
+    test_timing();
     return check_finish("test_planner");
 }

@@ -4,9 +4,10 @@
  *
  * Each case is a graph run through the public API (fg_plan_run), so the numbers include everything a
  * user pays: planning is excluded (done once), binding and any transfers are included. The CPU reads and
- * writes the caller's memory in place, so its mode is "resident". A GPU column is measured in mode
- * "host" (inputs from host memory and results back to host memory). Timing: wall clock around each run
- * (a run ends only once results are in host memory), after warm-up; the median of repeated runs.
+ * writes the caller's memory in place, so its mode is "resident". Each GPU gets two columns: "resident"
+ * (inputs uploaded once, outputs left on the device: the computation alone) and "host" (inputs from host
+ * memory and results back to it). Timing (fg_plan_time): host clock around each run, which ends only
+ * when every device has finished; after warm-up; the median of repeated runs.
  * --quick drops the largest size of each op and repeats less; --op NAME and --size N pick cases.
  */
 #include "tool.h"
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct bench_case {
     const char *op; /* matmul | add | gelu | fused_matmul_add_gelu */
@@ -36,13 +36,6 @@ typedef struct bench_result {
     const char *mode;
     double median_ms, gflops, gbps;
 } bench_result;
-
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int is_matrix(const bench_case *c) { return strcmp(c->op, "matmul") == 0 || strcmp(c->op, "fused_matmul_add_gelu") == 0; }
 
@@ -108,37 +101,23 @@ static void release(bench_graph *g)
     free(g->data[0]), free(g->data[1]), free(g->out);
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median milliseconds of repeated runs of g forced onto device, or a negative value on failure. */
-static double time_runs(fg_context *context, bench_graph *g, int device, int quick)
+/* Median milliseconds of repeated runs of g forced onto device in mode, or a negative value on failure. */
+static double time_runs(fg_context *context, bench_graph *g, int device, fg_timing_mode mode, int quick)
 {
     fg_plan_options options = {0, device};
     fg_plan *plan = NULL;
     if (fg_plan_create(context, g->graph, &options, &plan) != FG_OK) return -1;
     fg_binding inputs[2], output = {g->output, g->out};
     for (int i = 0; i < g->input_count; i++) inputs[i] = (fg_binding){g->inputs[i], g->data[i]};
-    double times[64];
-    int count = 0, failed = 0;
-    double first = now_seconds();
-    failed |= fg_plan_run(plan, inputs, g->input_count, &output, 1, NULL) != FG_OK; /* warm-up */
-    double warm = now_seconds() - first;
-    int repeats = warm < 0.01 ? 25 : warm < 0.2 ? 9 : 5;
+    double first = 0, median = 0;
+    /* One untimed-for-the-table run sizes the repeat count: ~25 runs of small cases, 5 of the largest. */
+    fg_status status = fg_plan_time(plan, inputs, g->input_count, &output, 1, mode, 0, 1, &first);
+    int repeats = first < 0.01 ? 25 : first < 0.2 ? 9 : 5;
     if (quick) repeats = repeats > 5 ? 5 : 3;
-    if (warm < 0.2) failed |= fg_plan_run(plan, inputs, g->input_count, &output, 1, NULL) != FG_OK;
-    for (int r = 0; r < repeats && !failed; r++) {
-        double start = now_seconds();
-        failed |= fg_plan_run(plan, inputs, g->input_count, &output, 1, NULL) != FG_OK;
-        times[count++] = now_seconds() - start;
-    }
+    if (status == FG_OK)
+        status = fg_plan_time(plan, inputs, g->input_count, &output, 1, mode, first < 0.2 ? 1 : 0, repeats, &median);
     fg_plan_destroy(plan);
-    if (failed || !count) return -1;
-    qsort(times, (size_t)count, sizeof *times, compare_doubles);
-    return 1e3 * (count % 2 ? times[count / 2] : 0.5 * (times[count / 2 - 1] + times[count / 2]));
+    return status == FG_OK ? median * 1e3 : -1;
 }
 
 static void format_shape(const bench_case *c, char *text, size_t capacity)
@@ -178,23 +157,28 @@ static int skipped(const bench_case *c, const tool_bench_options *options)
 
 int tool_bench(fg_context *context, const tool_bench_options *options)
 {
-    int quick = options->quick, only_device = options->device;
-    const char *json_path = options->json_path;
-    int devices[FG_MAX_DEVICES], device_count = 0;
+    /* Columns: the CPU (its memory is host memory: "resident"), then each GPU resident and from host. */
+    int column_device[2 * FG_MAX_DEVICES];
+    fg_timing_mode column_mode[2 * FG_MAX_DEVICES];
+    int columns = 0;
     for (int d = 0; d < fg_context_device_count(context); d++) {
         fg_device_info info;
         if (fg_context_device_info(context, d, &info) != FG_OK || !info.ready) continue;
-        if (d == 0 || only_device < 0 || only_device == d) devices[device_count++] = d;
+        if (d != 0 && options->device >= 0 && options->device != d) continue;
+        column_device[columns] = d, column_mode[columns++] = FG_TIMING_RESIDENT;
+        if (d != 0) column_device[columns] = d, column_mode[columns++] = FG_TIMING_HOST;
     }
-    bench_result results[CASE_COUNT * FG_MAX_DEVICES];
+    bench_result results[CASE_COUNT * 2 * FG_MAX_DEVICES];
     int result_count = 0, total = 0, done = 0;
-    for (int c = 0; c < CASE_COUNT; c++) total += !skipped(&cases[c], options) * device_count;
+    for (int c = 0; c < CASE_COUNT; c++) total += !skipped(&cases[c], options) * columns;
 
     printf("%-22s %-10s", "op", "shape");
-    for (int i = 0; i < device_count; i++) {
+    for (int i = 0; i < columns; i++) {
         fg_device_info info;
-        fg_context_device_info(context, devices[i], &info);
-        printf(" %12s", i == 0 ? "cpu ms" : info.backend);
+        char title[48];
+        fg_context_device_info(context, column_device[i], &info);
+        snprintf(title, sizeof title, "%s%s ms", info.backend, i == 0 ? "" : column_mode[i] == FG_TIMING_HOST ? " host" : " resident");
+        printf(" %16s", title);
         if (i) printf(" %8s", "speedup");
     }
     printf("\n");
@@ -209,23 +193,23 @@ int tool_bench(fg_context *context, const tool_bench_options *options)
             release(&g);
             continue;
         }
-        double row[FG_MAX_DEVICES] = {0};
-        for (int i = 0; i < device_count; i++) {
+        double row[2 * FG_MAX_DEVICES] = {0};
+        for (int i = 0; i < columns; i++) {
             char label[64];
             snprintf(label, sizeof label, "%s %s", bc->op, shape);
             tool_progress(done, total, label);
-            row[i] = time_runs(context, &g, devices[i], quick);
+            row[i] = time_runs(context, &g, column_device[i], column_mode[i], options->quick);
             done++;
             if (row[i] < 0) continue;
             bench_result *r = &results[result_count++];
-            *r = (bench_result){bc, devices[i], devices[i] == 0 ? "resident" : "host", row[i],
+            *r = (bench_result){bc, column_device[i], column_mode[i] == FG_TIMING_HOST ? "host" : "resident", row[i],
                                 g.flops / (row[i] * 1e-3) / 1e9, g.bytes / (row[i] * 1e-3) / 1e9};
         }
         tool_progress_end();
         printf("%-22s %-10s", bc->op, shape);
-        for (int i = 0; i < device_count; i++) {
-            if (row[i] < 0) printf(" %12s", "failed");
-            else printf(" %12.3f", row[i]);
+        for (int i = 0; i < columns; i++) {
+            if (row[i] < 0) printf(" %16s", "failed");
+            else printf(" %16.3f", row[i]);
             if (i) printf(" %7.2fx", row[0] > 0 && row[i] > 0 ? row[0] / row[i] : NAN);
         }
         if (is_matrix(bc) && row[0] > 0) printf("   (cpu %.1f GFLOP/s)", g.flops / (row[0] * 1e-3) / 1e9);
@@ -234,5 +218,5 @@ int tool_bench(fg_context *context, const tool_bench_options *options)
         fflush(stdout);
         release(&g);
     }
-    return json_path ? write_json(json_path, results, result_count, context) : 0;
+    return options->json_path ? write_json(options->json_path, results, result_count, context) : 0;
 }

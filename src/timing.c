@@ -1,0 +1,87 @@
+/*
+ * timing.c — fg_plan_time: medians of repeated runs, in two modes.
+ *
+ * FG_TIMING_HOST times fg_plan_run as a user calls it: inputs from host memory, outputs back to it.
+ * FG_TIMING_RESIDENT first uploads each input once to every device that reads it (through the plan's
+ * resident slots, which the executor already prefers to host copies), then times runs that leave the
+ * outputs on their device; a last, untimed run brings the outputs to host memory. Each timed run ends
+ * with every device synchronized (the executor does that), so host-clock timing is honest.
+ */
+#include "internal.h"
+#include "plan.h"
+
+#include <stdlib.h>
+
+static int compare_seconds(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Uploads the bound inputs to the devices whose steps read them; records them in plan->resident. */
+static fg_status upload_inputs(fg_plan *plan, const fg_binding *inputs, int input_count, unsigned char *uploaded)
+{
+    for (int s = 0; s < plan->step_count; s++) {
+        const fg_plan_step *step = &plan->steps[s];
+        const fg_node_record *node = &plan->graph->nodes[step->graph_node];
+        fg_device *device = &plan->context->devices[step->device];
+        if (step->device == FG_CPU_DEVICE) continue;
+        for (int j = 0; j < node->input_count; j++)
+            for (int i = 0; i < input_count; i++) {
+                fg_value v = inputs[i].value;
+                if (node->inputs[j] != v || plan->resident[v][step->device]) continue;
+                size_t bytes = fg_plan_value_bytes(plan, v);
+                void *buffer = NULL;
+                fg_status status = fg_pool_acquire(device->pool, bytes, &buffer);
+                if (status == FG_OK) status = device->interface->upload(device->state, buffer, inputs[i].data, bytes);
+                if (status == FG_OK) status = device->interface->synchronize(device->state);
+                if (status != FG_OK) {
+                    if (buffer) fg_pool_release(device->pool, buffer);
+                    return fg_fail(status, "[plan_time] cannot make input %d resident on %s", (int)v, device->info.backend);
+                }
+                plan->resident[v][step->device] = buffer;
+                uploaded[v * FG_MAX_DEVICES + step->device] = 1;
+            }
+    }
+    return FG_OK;
+}
+
+static void release_inputs(fg_plan *plan, unsigned char *uploaded)
+{
+    for (int v = 0; v < plan->graph->value_count; v++)
+        for (int d = 0; d < FG_MAX_DEVICES; d++)
+            if (uploaded[v * FG_MAX_DEVICES + d]) {
+                fg_pool_release(plan->context->devices[d].pool, plan->resident[v][d]);
+                plan->resident[v][d] = NULL;
+            }
+}
+
+fg_status fg_plan_time(fg_plan *plan, const fg_binding *inputs, int input_count, const fg_binding *outputs,
+                       int output_count, fg_timing_mode mode, int warmup, int repeats, double *out_median_seconds)
+{
+    if (!plan || !out_median_seconds || repeats < 1 || warmup < 0)
+        return fg_fail(FG_ERR_INVALID_ARGUMENT, "[plan_time] plan or out_median_seconds is NULL, or repeats < 1");
+    if (mode != FG_TIMING_HOST && mode != FG_TIMING_RESIDENT)
+        return fg_fail(FG_ERR_INVALID_ARGUMENT, "[plan_time] unknown timing mode %d", (int)mode);
+    double *times = malloc(sizeof(double) * (size_t)repeats);
+    unsigned char *uploaded = calloc((size_t)plan->graph->value_count * FG_MAX_DEVICES, 1);
+    if (!times || !uploaded) {
+        free(times), free(uploaded);
+        return fg_fail(FG_ERR_OUT_OF_MEMORY, "[plan_time] out of host memory");
+    }
+    int resident = mode == FG_TIMING_RESIDENT;
+    fg_status status = resident ? upload_inputs(plan, inputs, input_count, uploaded) : FG_OK;
+    for (int r = 0; r < warmup + repeats && status == FG_OK; r++) {
+        double start = fg_now_seconds();
+        status = fg_plan_execute(plan, inputs, input_count, outputs, output_count, !resident, NULL);
+        if (r >= warmup) times[r - warmup] = fg_now_seconds() - start;
+    }
+    if (status == FG_OK && resident) status = fg_plan_execute(plan, inputs, input_count, outputs, output_count, 1, NULL);
+    release_inputs(plan, uploaded);
+    if (status == FG_OK) {
+        qsort(times, (size_t)repeats, sizeof *times, compare_seconds);
+        *out_median_seconds = repeats % 2 ? times[repeats / 2] : 0.5 * (times[repeats / 2 - 1] + times[repeats / 2]);
+    }
+    free(times), free(uploaded);
+    return status;
+}
