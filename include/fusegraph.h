@@ -82,6 +82,9 @@ FG_API void fg_set_log_callback(fg_log_fn callback, void *user_data, fg_log_leve
 typedef enum fg_dtype { FG_F32 = 0, FG_F16 = 1, FG_BF16 = 2 } fg_dtype;
 
 FG_API size_t fg_dtype_size(fg_dtype dtype);
+/* Converts n elements between dtypes (f32 <-> f16 / bf16, round to nearest even), e.g. to prepare f16
+ * inputs. src and dst must not overlap. */
+FG_API fg_status fg_convert(const void *src, fg_dtype src_dtype, void *dst, fg_dtype dst_dtype, int64_t n);
 FG_API const char *fg_dtype_name(fg_dtype dtype);
 
 /* Shape of a tensor: rank 1..FG_MAX_DIMS, row-major contiguous data (the last dim varies fastest). */
@@ -216,14 +219,23 @@ FG_API void fg_context_trim(fg_context *context);
 
 typedef struct fg_plan fg_plan;
 
+/* How f32 matmuls may be computed (like PyTorch's torch.set_float32_matmul_precision). */
+typedef enum fg_matmul_precision {
+    FG_PRECISION_EXACT = 0, /* full f32 arithmetic (the default): results match a float64 reference to ~1e-6 */
+    FG_PRECISION_TF32 = 1   /* f32 data through TF32 tensor cores where a device has them: ~1e-3 relative */
+} fg_matmul_precision;
+
 typedef struct fg_plan_options {
     /* 1: upload constants once to the device that runs their consumer and keep them there across runs;
      * the planner then counts no transfer for them. 0 (default): constants live in host memory and
      * travel to a device on each run that uses them there. */
     int constants_resident;
-    /* -1 (default): choose per node by cost. Otherwise a device index: every node that device supports
-     * runs there, the rest on the CPU. */
-    int force_device;
+    /* 0 (default): choose a device per node by cost. 1: every node that device forced_device supports
+     * runs there, the rest on the CPU. A zeroed struct is the default everywhere. */
+    int use_forced_device;
+    int forced_device;
+    /* f32 matmul precision; FG_PRECISION_EXACT (0) by default. */
+    fg_matmul_precision matmul_precision;
 } fg_plan_options;
 
 /* Chooses a device for every node of graph (which must have at least one output) and records why. The

@@ -106,7 +106,7 @@ static void choose(fg_plan *plan, fg_plan_step *step, unsigned *locations)
         candidates++;
         if (best < 0 || step->estimates[d].total < step->estimates[best].total) best = d;
     }
-    int forced = plan->options.force_device;
+    int forced = plan->options.use_forced_device ? plan->options.forced_device : -1;
     if (forced >= 0 && forced < context->device_count && step->estimates[forced].supported) {
         best = forced;
         snprintf(step->reason, sizeof step->reason, "forced to %s by the plan options", context->devices[forced].info.backend);
@@ -163,8 +163,13 @@ fg_status fg_plan_create(fg_context *context, const fg_graph *graph, const fg_pl
     }
     plan->context = context;
     plan->graph = graph;
-    plan->options.force_device = -1;
     if (options) plan->options = *options;
+    if (plan->options.matmul_precision != FG_PRECISION_EXACT && plan->options.matmul_precision != FG_PRECISION_TF32) {
+        int precision = (int)plan->options.matmul_precision;
+        free(locations);
+        fg_plan_destroy(plan);
+        return fg_fail(FG_ERR_INVALID_ARGUMENT, "[plan_create] unknown matmul precision %d", precision);
+    }
     for (int v = 0; v < graph->value_count; v++) locations[v] = 1u << FG_CPU_DEVICE;
 
     for (int i = 0; i < graph->node_count; i++) {
@@ -173,6 +178,7 @@ fg_status fg_plan_create(fg_context *context, const fg_graph *graph, const fg_pl
         fg_plan_step *step = &plan->steps[plan->step_count++];
         step->graph_node = i;
         fg_graph_describe_node(graph, node, &step->desc);
+        step->desc.precision = plan->options.matmul_precision;
         for (int j = 0; j < node->input_count; j++) plan->consumer_counts[node->inputs[j]]++;
         choose(plan, step, locations);
         if (step->device < 0) {

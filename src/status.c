@@ -3,6 +3,7 @@
  * small shared helpers (shapes, aligned memory, time).
  */
 #include "internal.h"
+#include "backends/cpu/cpu_kernels.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,31 @@ size_t fg_dtype_size(fg_dtype dtype)
     case FG_BF16: return 2;
     }
     return 0;
+}
+
+fg_status fg_convert(const void *src, fg_dtype src_dtype, void *dst, fg_dtype dst_dtype, int64_t n)
+{
+    if (!src || !dst || n < 0) return fg_fail(FG_ERR_INVALID_ARGUMENT, "[convert] src or dst is NULL, or n < 0");
+    if (!fg_dtype_size(src_dtype) || !fg_dtype_size(dst_dtype))
+        return fg_fail(FG_ERR_DTYPE, "[convert] unknown dtype %d or %d", (int)src_dtype, (int)dst_dtype);
+    if (src_dtype == dst_dtype) {
+        memcpy(dst, src, (size_t)n * fg_dtype_size(src_dtype));
+        return FG_OK;
+    }
+    if (src_dtype == FG_F32) {
+        convert_from_f32(dst, src, dst_dtype, n);
+        return FG_OK;
+    }
+    if (dst_dtype == FG_F32) {
+        convert_to_f32(dst, src, src_dtype, n);
+        return FG_OK;
+    }
+    float *wide = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    if (!wide) return fg_fail(FG_ERR_OUT_OF_MEMORY, "[convert] out of host memory for %lld elements", (long long)n);
+    convert_to_f32(wide, src, src_dtype, n);
+    convert_from_f32(dst, wide, dst_dtype, n);
+    free(wide);
+    return FG_OK;
 }
 
 const char *fg_dtype_name(fg_dtype dtype)

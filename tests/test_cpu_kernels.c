@@ -97,10 +97,39 @@ static void test_matmul(void)
     }
 }
 
+/* Conversions: exact values, rounding to nearest even, specials. */
+static void test_conversions(void)
+{
+    CHECK(f32_to_f16(1.0f) == 0x3c00 && f16_to_f32(0x3c00) == 1.0f);
+    CHECK(f32_to_f16(-2.0f) == 0xc000 && f16_to_f32(0x7bff) == 65504.0f);
+    CHECK(f32_to_f16(65520.0f) == 0x7c00);                        /* rounds to infinity */
+    CHECK(f32_to_f16(1.0f + 1.0f / 2048) == 0x3c00);              /* tie: to even */
+    CHECK(f32_to_f16(1.0f + 3.0f / 2048) == 0x3c02);              /* tie: to even (up) */
+    CHECK(f16_to_f32(0x0001) == 5.9604644775390625e-8f);          /* smallest subnormal */
+    CHECK(f32_to_f16(5.9604644775390625e-8f) == 0x0001);
+    CHECK(f32_to_bf16(1.0f) == 0x3f80 && bf16_to_f32(0x3f80) == 1.0f);
+    CHECK(f32_to_bf16(1.0f + 1.0f / 256) == 0x3f80);              /* tie: to even */
+    CHECK(f32_to_bf16(1.0f + 3.0f / 256) == 0x3f82);
+    CHECK(isnan(bf16_to_f32(f32_to_bf16(NAN))) && isnan(f16_to_f32(f32_to_f16(NAN))));
+    /* vector and scalar paths agree over many values */
+    const int64_t n = 100003;
+    float *x = check_random(n, -70000, 70000), *back = malloc(sizeof(float) * n);
+    uint16_t *half = malloc(2 * n);
+    convert_from_f32(half, x, FG_F16, n);
+    int mismatches = 0;
+    for (int64_t i = 0; i < n; i++) mismatches += half[i] != f32_to_f16(x[i]);
+    CHECK(mismatches == 0);
+    convert_to_f32(back, half, FG_F16, n);
+    for (int64_t i = 0; i < n; i++) mismatches += back[i] != f16_to_f32(half[i]);
+    CHECK(mismatches == 0);
+    free(x), free(back), free(half);
+}
+
 int main(void)
 {
     check_seed();
     printf("GEMM: %s, elementwise: %s\n", matmul_library_name(), cpu_has_avx2() ? "AVX2+FMA" : "scalar");
+    test_conversions();
     test_elementwise();
     test_bias_add();
     test_gelu_max_error();

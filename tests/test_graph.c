@@ -48,18 +48,14 @@ static void test_bad_inputs(void)
     CHECK_FAILS(fg_graph_fused_matmul_add_gelu(graph, a, b, bias2, FG_GELU_EXACT, &out), FG_ERR_SHAPE,
                 "[fused_matmul_add_gelu] inner dims differ");
     CHECK_FAILS(fg_graph_mark_output(graph, 500), FG_ERR_INVALID_ARGUMENT, "[mark_output]");
-    /* A graph with no output cannot be planned; a dtype no device runs is refused at plan time. */
+    /* A graph with no output cannot be planned, nor one with an unknown precision. */
     fg_context *context;
     CHECK_OK(fg_context_create(&(fg_context_options){.cpu_only = 1}, &context));
     fg_plan *plan = NULL;
     CHECK_FAILS(fg_plan_create(context, graph, NULL, &plan), FG_ERR_INVALID_ARGUMENT, "[plan_create] the graph has no output");
-    fg_value half_out;
-    int64_t half_k[2] = {2, 3};
-    fg_value half_a;
-    CHECK_OK(fg_graph_input(graph, "ha", FG_F16, 2, half_k, &half_a));
-    CHECK_OK(fg_graph_matmul(graph, half_a, half, &half_out));
-    CHECK_OK(fg_graph_mark_output(graph, half_out));
-    CHECK_FAILS(fg_plan_create(context, graph, NULL, &plan), FG_ERR_UNSUPPORTED, "no ready device runs matmul on f16 [2, 3]");
+    fg_plan_options bad_precision = {.matmul_precision = (fg_matmul_precision)9};
+    CHECK_OK(fg_graph_mark_output(graph, a));
+    CHECK_FAILS(fg_plan_create(context, graph, &bad_precision, &plan), FG_ERR_INVALID_ARGUMENT, "unknown matmul precision 9");
     CHECK(plan == NULL);
     fg_context_destroy(context);
     fg_graph_destroy(graph);
@@ -215,6 +211,49 @@ static void test_randomized(void)
     fg_context_destroy(context);
 }
 
+/* f16 and bf16 graphs on the CPU (f32 arithmetic, rounded output) against float64 on the rounded inputs. */
+static void test_half_precision(void)
+{
+    fg_context *context;
+    CHECK_OK(fg_context_create(&(fg_context_options){.cpu_only = 1}, &context));
+    const int64_t m = 31, k = 1000, n = 7;
+    for (int t = 1; t <= 2; t++) {
+        fg_dtype dtype = (fg_dtype)t;
+        float *x = check_random(m * k, -1, 1), *w = check_random(k * n, -0.1f, 0.1f), *b = check_random(n, -1, 1);
+        uint16_t *xh = malloc(2 * m * k), *wh = malloc(2 * k * n), *bh = malloc(2 * n), *yh = malloc(2 * m * n);
+        CHECK_OK(fg_convert(x, FG_F32, xh, dtype, m * k));
+        CHECK_OK(fg_convert(w, FG_F32, wh, dtype, k * n));
+        CHECK_OK(fg_convert(b, FG_F32, bh, dtype, n));
+        CHECK_OK(fg_convert(xh, dtype, x, FG_F32, m * k)); /* the reference sees the rounded inputs */
+        CHECK_OK(fg_convert(wh, dtype, w, FG_F32, k * n));
+        CHECK_OK(fg_convert(bh, dtype, b, FG_F32, n));
+        fg_graph *graph;
+        CHECK_OK(fg_graph_create(&graph));
+        int64_t xd[2] = {m, k}, wd[2] = {k, n};
+        fg_value xv, wv, bv, y;
+        CHECK_OK(fg_graph_input(graph, "x", dtype, 2, xd, &xv));
+        CHECK_OK(fg_graph_constant(graph, "w", dtype, 2, wd, wh, &wv));
+        CHECK_OK(fg_graph_constant(graph, "b", dtype, 1, &n, bh, &bv));
+        CHECK_OK(fg_graph_fused_matmul_add_gelu(graph, xv, wv, bv, FG_GELU_EXACT, &y));
+        CHECK_OK(fg_graph_mark_output(graph, y));
+        fg_plan *plan;
+        CHECK_OK(fg_plan_create(context, graph, NULL, &plan));
+        memset(yh, 0xff, 2 * m * n); /* NaN in both f16 and bf16 */
+        fg_binding in = {xv, xh}, out = {y, yh};
+        CHECK_OK(fg_plan_run(plan, &in, 1, &out, 1, NULL));
+        float *result = malloc(sizeof(float) * m * n);
+        CHECK_OK(fg_convert(yh, dtype, result, FG_F32, m * n));
+        double *ref = reference_matmul(x, w, b, m, k, n, 1, FG_GELU_EXACT);
+        double error = check_relative_error(result, ref, m * n);
+        printf("%s fused matmul+bias+gelu on the CPU: relative error %.2g\n", fg_dtype_name(dtype), error);
+        CHECK(error < 1e-2);
+        fg_plan_destroy(plan);
+        fg_graph_destroy(graph);
+        free(x), free(w), free(b), free(xh), free(wh), free(bh), free(yh), free(result), free(ref);
+    }
+    fg_context_destroy(context);
+}
+
 int main(void)
 {
     check_seed();
@@ -222,5 +261,6 @@ int main(void)
     test_fusion_rewrites();
     test_fused_equals_unfused();
     test_randomized();
+    test_half_precision();
     return check_finish("test_graph");
 }

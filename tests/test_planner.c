@@ -79,7 +79,7 @@ static float *run(fg_context *context, const mlp *g, fg_plan_options options, in
     return out;
 }
 
-static const fg_plan_options automatic = {0, -1};
+static const fg_plan_options automatic = {0};
 
 /* The graph run on the CPU only: the expected answer. */
 static float *cpu_answer(const mlp *g, int64_t elements)
@@ -128,7 +128,7 @@ static void test_decisions(void)
     for (int i = 0; i < 16; i++) CHECK(out[i] == 2 * small.x_data[i]);
     free(out);
     /* ... unless forced */
-    fg_plan_options forced = {0, s.gpu};
+    fg_plan_options forced = {.use_forced_device = 1, .forced_device = s.gpu};
     out = run(s.context, &small, forced, 16, NULL, &device);
     CHECK(device == s.gpu);
     for (int i = 0; i < 16; i++) CHECK(out[i] == 2 * small.x_data[i]);
@@ -151,7 +151,7 @@ static void test_decisions(void)
     CHECK(device == 0);
     CHECK(same(out, expected, 2048));
     free(out);
-    fg_plan_options resident = {1, -1};
+    fg_plan_options resident = {.constants_resident = 1};
     fg_pool_statistics before, after;
     CHECK_OK(fg_context_pool_statistics(s.context, s.gpu, &before));
     out = run(s.context, &skinny, resident, 2048, NULL, &device);
@@ -203,7 +203,7 @@ static void test_fallbacks(void)
     fg_set_log_callback(capture_log, NULL, FG_LOG_WARN);
     for (size_t f = 0; f < sizeof failures / sizeof *failures; f++) {
         setup s = open_context("");
-        fg_plan_options forced = {0, s.gpu};
+        fg_plan_options forced = {.use_forced_device = 1, .forced_device = s.gpu};
         fg_plan *plan;
         CHECK_OK(fg_plan_create(s.context, g.graph, &forced, &plan));
         setenv("FUSEGRAPH_TESTGPU", failures[f], 1); /* fail from now on */
@@ -212,7 +212,7 @@ static void test_fallbacks(void)
             fg_plan_destroy(plan);
             fg_context_destroy(s.context);
             s = open_context(failures[f]);
-            forced.force_device = s.gpu;
+            forced.forced_device = s.gpu;
             CHECK_OK(fg_plan_create(s.context, g.graph, &forced, &plan));
         }
         fg_pool_statistics cpu_before, gpu_before, cpu_after, gpu_after;
@@ -246,7 +246,7 @@ static void test_timing(void)
     setup s = open_context("");
     mlp g = make_graph("matmul_gelu", 64, 32, 48);
     float *expected = cpu_answer(&g, 64 * 48);
-    fg_plan_options forced = {0, s.gpu};
+    fg_plan_options forced = {.use_forced_device = 1, .forced_device = s.gpu};
     fg_plan *plan;
     CHECK_OK(fg_plan_create(s.context, g.graph, &forced, &plan));
     fg_pool_statistics before, after;

@@ -104,7 +104,7 @@ static void release(bench_graph *g)
 /* Median milliseconds of repeated runs of g forced onto device in mode, or a negative value on failure. */
 static double time_runs(fg_context *context, bench_graph *g, int device, fg_timing_mode mode, int quick)
 {
-    fg_plan_options options = {0, device};
+    fg_plan_options options = {.use_forced_device = 1, .forced_device = device};
     fg_plan *plan = NULL;
     if (fg_plan_create(context, g->graph, &options, &plan) != FG_OK) return -1;
     fg_binding inputs[2], output = {g->output, g->out};

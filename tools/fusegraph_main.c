@@ -66,7 +66,7 @@ static int command_explain(fg_context *context, int64_t tokens, int resident, in
     }
     int rewrites = 0;
     fg_graph_fuse(graph, &rewrites);
-    fg_plan_options options = {resident, device};
+    fg_plan_options options = {.constants_resident = resident, .use_forced_device = device >= 0, .forced_device = device};
     fg_plan *plan = NULL;
     if (fg_plan_create(context, graph, &options, &plan) != FG_OK) {
         fprintf(stderr, "fusegraph explain: %s\n", fg_last_error());

@@ -35,6 +35,14 @@ void linear_forward(float *out, const float *a, const float *b, const float *bia
 void linear_forward_panels(float *out, const float *a, const float *b, const float *bias, int64_t m, int64_t k,
                            int64_t n, int apply_gelu, fg_gelu_form form);
 
+/* convert_cpu.c: f16/bf16 <-> f32, round to nearest even. */
+float f16_to_f32(uint16_t value);
+uint16_t f32_to_f16(float value);
+float bf16_to_f32(uint16_t value);
+uint16_t f32_to_bf16(float value);
+void convert_to_f32(float *out, const void *in, fg_dtype dtype, int64_t n);
+void convert_from_f32(void *out, const float *in, fg_dtype dtype, int64_t n);
+
 /* Which GEMM library the kernels were built with ("OpenBLAS", "built-in blocked GEMM"). */
 const char *matmul_library_name(void);
 /* Whether the vectorized (AVX2+FMA) elementwise path is in use on this CPU. */
