@@ -3,7 +3,7 @@
 # Run as root: installs them (and says so). Otherwise: prints the exact apt-get line and goes on, so the
 # build uses what is present (only a C compiler and CMake are required).
 set -u
-packages=(cmake make gcc pkg-config libopenblas-dev libdnnl-dev)
+packages=(cmake make gcc g++ pkg-config libopenblas-dev libdnnl-dev libvulkan-dev glslc spirv-tools spirv-cross mesa-vulkan-drivers)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,62 @@
+/*
+ * cuda_kernels.h — the CUDA kernels' launchers, callable from C (the backend is C; the kernels are
+ * CUDA C++ in the .cu files beside this header, one file per op family, each kernel `NAME_kernel` with
+ * a plain launcher `NAME`).
+ *
+ * Conventions for every launcher:
+ *  - Tensors are row-major and contiguous. `dtype` is an fg_dtype value: 0 = f32, 1 = f16, 2 = bf16;
+ *    every tensor of one call has that dtype (a bias too). f16/bf16 accumulate in f32.
+ *  - Matmul-like launchers compute out[M, N] = epilogue(a[M, K] x b[K, N] (+ bias[N])), where b is the
+ *    weight as [K, N] (not PyTorch's [N, K]).
+ *  - Launches are asynchronous on `stream`; the launcher returns cudaGetLastError() after the launch
+ *    (cudaSuccess, or the launch's error) and never synchronizes.
+ *  - Sizes may be anything >= 1: 1, 7, 31, 1000, 4097, non-multiples of every tile; pointers from
+ *    cudaMalloc (256-byte aligned), but kernels must not assume a row starts 16-byte aligned when the
+ *    row length is not a multiple of the vector width.
+ */
+#ifndef FUSEGRAPH_CUDA_KERNELS_H
+#define FUSEGRAPH_CUDA_KERNELS_H
+
+#include <cuda_runtime_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { CUDA_DTYPE_F32 = 0, CUDA_DTYPE_F16 = 1, CUDA_DTYPE_BF16 = 2 };
+enum { CUDA_GELU_EXACT = 0, CUDA_GELU_TANH = 1 };
+enum {
+    CUDA_EPILOGUE_NONE = 0,            /* out = a x b */
+    CUDA_EPILOGUE_BIAS = 1,            /* out = a x b + bias */
+    CUDA_EPILOGUE_BIAS_GELU_EXACT = 2, /* out = gelu_erf(a x b + bias) */
+    CUDA_EPILOGUE_BIAS_GELU_TANH = 3   /* out = gelu_tanh(a x b + bias) */
+};
+
+/* elementwise.cu — 16-byte vector accesses, at HBM bandwidth */
+cudaError_t add_forward(void *out, const void *a, const void *b, int64_t n, int dtype, cudaStream_t stream);
+cudaError_t bias_add_forward(void *out, const void *a, const void *bias, int64_t rows, int64_t columns, int dtype,
+                             cudaStream_t stream);
+cudaError_t gelu_forward(void *out, const void *x, int64_t n, int gelu_form, int dtype, cudaStream_t stream);
+
+/* matmul_simt.cu — exact f32 (FFMA), tiled through shared memory, epilogue applied before the store */
+cudaError_t matmul_simt_forward(float *out, const float *a, const float *b, const float *bias, int64_t m, int64_t k,
+                                int64_t n, int epilogue, cudaStream_t stream);
+
+/* matmul_tensor_core.cu — mma.sync tensor cores: dtype f32 means TF32 inputs with f32 accumulation;
+ * f16 / bf16 with f32 accumulation; epilogue applied before the store */
+cudaError_t matmul_tensor_core_forward(void *out, const void *a, const void *b, const void *bias, int64_t m, int64_t k,
+                                       int64_t n, int dtype, int epilogue, cudaStream_t stream);
+
+/* matmul_skinny.cu — M <= 16 (decoding a few tokens): reading b is the whole cost, so it streams b once
+ * at HBM bandwidth, split over K across the chip, then reduces and applies the epilogue. f32 is exact
+ * (FFMA). Needs a workspace of matmul_skinny_workspace_bytes(m, k, n) bytes (0 allowed: then NULL). */
+size_t matmul_skinny_workspace_bytes(int64_t m, int64_t k, int64_t n);
+cudaError_t matmul_skinny_forward(void *out, const void *a, const void *b, const void *bias, int64_t m, int64_t k,
+                                  int64_t n, int dtype, int epilogue, void *workspace, cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FUSEGRAPH_CUDA_KERNELS_H */
