@@ -177,7 +177,8 @@ typedef struct fg_context_options {
 
 /* Measured cost figures of a device, in SI units, used by the planner. */
 typedef struct fg_cost_figures {
-    double matmul_flops_per_second[3]; /* indexed by fg_dtype; 0 = not supported */
+    double matmul_flops_per_second[3]; /* indexed by fg_dtype; 0 = not supported; f32 is exact fp32 */
+    double matmul_tf32_flops_per_second; /* f32 matmul when TF32 is allowed; 0 = same as exact */
     double memory_bytes_per_second;    /* elementwise streaming bandwidth on device memory */
     double launch_seconds;             /* fixed cost of one node */
     double host_to_device_bytes_per_second; /* 0 for the CPU (data is already in host memory) */

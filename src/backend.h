@@ -17,7 +17,7 @@
 
 #include "fusegraph.h"
 
-#define FG_BACKEND_ABI_VERSION 2
+#define FG_BACKEND_ABI_VERSION 3
 #define FG_BACKEND_ENTRY_SYMBOL "fusegraph_backend_entry"
 
 /* A node as a backend sees it: the op, its dtype and shapes, and the derived sizes every kernel needs. */
@@ -71,6 +71,14 @@ typedef struct fg_backend_interface {
     fg_status (*synchronize)(void *state);
     /* Details of the last failure of this instance ("" when none). */
     const char *(*last_error)(void *state);
+
+    /* Optional (NULL when the backend has one implementation per op). Names the implementation this
+     * device would run the node with (e.g. "cublaslt bias+gelu", "skinny split-k") and, when it has
+     * measured it, its seconds on data already on the device (0 when not measured). A backend may
+     * measure the candidates here (autotune on first use of a shape class, then cached); the planner
+     * then uses the measured seconds instead of its roofline estimate for compute + memory + launch. */
+    fg_status (*choose_implementation)(void *state, const fg_node_desc *node, char *name, size_t capacity,
+                                       double *out_measured_seconds);
 } fg_backend_interface;
 
 typedef const fg_backend_interface *(*fg_backend_entry_fn)(void);

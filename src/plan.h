@@ -13,6 +13,8 @@
 typedef struct fg_device_estimate {
     int supported;
     double compute, memory, launch, transfer, total;
+    double measured; /* the backend's measured seconds on resident data (0: roofline estimate used) */
+    char implementation[48]; /* what the backend would run it with ("" when it has one way) */
 } fg_device_estimate;
 
 typedef struct fg_plan_step {

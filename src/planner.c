@@ -80,6 +80,8 @@ static void estimate(const fg_plan *plan, const fg_plan_step *step, const unsign
     for (int i = 0; i < node->input_count; i++) bytes += (double)fg_plan_value_bytes(plan, node->inputs[i]);
     if (is_matmul_like(desc->op)) {
         double rate = cost->matmul_flops_per_second[desc->dtype];
+        if (desc->dtype == FG_F32 && desc->precision == FG_PRECISION_TF32 && cost->matmul_tf32_flops_per_second > 0)
+            rate = cost->matmul_tf32_flops_per_second;
         if (rate <= 0) return;
         out->compute = 2.0 * (double)desc->m * (double)desc->k * (double)desc->n / rate;
     }
@@ -92,7 +94,18 @@ static void estimate(const fg_plan *plan, const fg_plan_step *step, const unsign
     }
     if (plan->graph->values[node->output].is_output && d != FG_CPU_DEVICE)
         out->transfer += link_seconds(plan->context, d, FG_CPU_DEVICE, fg_plan_value_bytes(plan, node->output));
-    out->total = (out->compute > out->memory ? out->compute : out->memory) + out->launch + out->transfer;
+    double work = (out->compute > out->memory ? out->compute : out->memory) + out->launch;
+    if (device->interface->choose_implementation) {
+        double measured = 0;
+        if (device->interface->choose_implementation(device->state, desc, out->implementation,
+                                                     sizeof out->implementation, &measured) != FG_OK)
+            return; /* the backend found no way to run it: not a candidate */
+        if (measured > 0) {
+            out->measured = measured;
+            work = measured;
+        }
+    }
+    out->total = work + out->transfer;
     out->supported = 1;
 }
 
