@@ -173,6 +173,10 @@ typedef struct fg_context_options {
     int cpu_only;
     /* Memory budget per device pool in bytes; 0 lets each backend choose (see fg_device_info). */
     size_t pool_budget_bytes;
+    /* Backend settings for this context, "NAME=VALUE;NAME=VALUE", with the names of the environment
+     * variables they override (e.g. "FUSEGRAPH_VULKAN_DEVICE=1" or "FUSEGRAPH_CUDA_DEVICE=0"); a name set
+     * here wins over the environment. NULL for none. Copied: the string need not outlive the call. */
+    const char *settings;
 } fg_context_options;
 
 /* Measured cost figures of a device, in SI units, used by the planner. */

@@ -40,7 +40,12 @@ typedef struct fg_node_desc {
 /* Services the core gives a backend. */
 typedef struct fg_backend_host {
     void (*log)(fg_log_level level, const char *message);
-    const char *(*getenv)(const char *name); /* the process environment, for options like device choice */
+    const char *(*getenv)(const char *name); /* the process environment only */
+    /* A setting for options like device choice: the context's settings (fg_context_options.settings)
+     * first, then the environment variable of that name; NULL when neither sets it. The pointer stays
+     * valid while the context lives. */
+    const char *(*setting)(const struct fg_backend_host *host, const char *name);
+    const void *context; /* for setting() only */
 } fg_backend_host;
 
 typedef struct fg_backend_interface {

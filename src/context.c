@@ -24,7 +24,17 @@ static const char *const default_backends[] = {"cuda", "vulkan"};
 
 static const char *environment_variable(const char *name) { return getenv(name); }
 
-static const fg_backend_host backend_host = {fg_log_message, environment_variable};
+/* The context's settings first (NAME=VALUE entries separated by zeros), then the environment. */
+static const char *context_setting(const fg_backend_host *host, const char *name)
+{
+    const fg_context *context = host->context;
+    size_t name_length = strlen(name);
+    for (size_t at = 0; at < context->settings_length; at += strlen(context->settings + at) + 1) {
+        const char *entry = context->settings + at;
+        if (strncmp(entry, name, name_length) == 0 && entry[name_length] == '=') return entry + name_length + 1;
+    }
+    return getenv(name);
+}
 
 /* Folder of the file that holds this code (libfusegraph.so, or a program that links it statically). */
 static void own_folder(char *folder, size_t capacity)
@@ -70,7 +80,7 @@ static fg_status start_device(fg_context *context, fg_device *device, const fg_b
 {
     char reason[sizeof device->info.reason] = "";
     device->interface = interface;
-    fg_status status = interface->create(&backend_host, &device->state, reason, sizeof reason);
+    fg_status status = interface->create(&context->host, &device->state, reason, sizeof reason);
     snprintf(device->info.reason, sizeof device->info.reason, "%s", reason);
     if (status != FG_OK) {
         device->state = NULL;
@@ -139,6 +149,19 @@ fg_status fg_context_create(const fg_context_options *options, fg_context **out_
     if (!options) options = &defaults;
     fg_context *context = calloc(1, sizeof *context);
     if (!context) return fg_fail(FG_ERR_OUT_OF_MEMORY, "[context_create] out of host memory");
+    context->host = (fg_backend_host){fg_log_message, environment_variable, context_setting, context};
+    if (options->settings) {
+        size_t length = strlen(options->settings);
+        if (length >= sizeof context->settings) {
+            free(context);
+            return fg_fail(FG_ERR_INVALID_ARGUMENT, "[context_create] settings are %zu characters, at most %zu",
+                           length, sizeof context->settings - 1);
+        }
+        memcpy(context->settings, options->settings, length + 1);
+        for (size_t i = 0; i < length; i++)
+            if (context->settings[i] == ';') context->settings[i] = 0;
+        context->settings_length = length;
+    }
     fg_device *cpu = &context->devices[context->device_count++];
     snprintf(cpu->info.backend, sizeof cpu->info.backend, "cpu");
     fg_status status = start_device(context, cpu, fg_cpu_backend_interface(), options->pool_budget_bytes);

@@ -19,6 +19,9 @@ typedef struct fg_device {
 struct fg_context {
     fg_device devices[FG_MAX_DEVICES];
     int device_count;
+    fg_backend_host host;  /* what backends of this context get: logging and settings */
+    char settings[1024];   /* fg_context_options.settings with each ';' replaced by a 0 */
+    size_t settings_length;
 };
 
 #define FG_CPU_DEVICE 0

@@ -272,6 +272,40 @@ static void test_timing(void)
     fg_context_destroy(s.context);
 }
 
+/* A context's settings override the environment variable of the same name, for that context only. */
+static void test_context_settings(void)
+{
+    setenv("FUSEGRAPH_TESTGPU", "create=fail", 1);
+    fg_context *with_settings = NULL, *without = NULL;
+    CHECK_OK(fg_context_create(&(fg_context_options){.extra_backends = "testgpu",
+                                                     .settings = "OTHER=1;FUSEGRAPH_TESTGPU=flops=3e13;"},
+                               &with_settings));
+    CHECK_OK(fg_context_create(&(fg_context_options){.extra_backends = "testgpu"}, &without));
+    int ready_with = 0, ready_without = 0;
+    double flops = 0;
+    for (int d = 1; with_settings && d < fg_context_device_count(with_settings); d++) {
+        fg_device_info info;
+        CHECK_OK(fg_context_device_info(with_settings, d, &info));
+        if (strcmp(info.backend, "testgpu") == 0 && info.ready) ready_with = 1, flops = info.cost.matmul_flops_per_second[FG_F32];
+    }
+    for (int d = 1; without && d < fg_context_device_count(without); d++) {
+        fg_device_info info;
+        CHECK_OK(fg_context_device_info(without, d, &info));
+        if (strcmp(info.backend, "testgpu") == 0 && info.ready) ready_without = 1;
+    }
+    CHECK(ready_with == 1);   /* settings override the environment: testgpu is ready */
+    CHECK(flops == 3e13);     /* the setting's value reaches the backend */
+    CHECK(ready_without == 0); /* without settings the environment (create=fail) applies */
+    fg_context_destroy(with_settings);
+    fg_context_destroy(without);
+    char too_long[1100];
+    memset(too_long, 'a', sizeof too_long - 1);
+    too_long[sizeof too_long - 1] = 0;
+    fg_context *rejected = NULL;
+    CHECK_FAILS(fg_context_create(&(fg_context_options){.settings = too_long}, &rejected), FG_ERR_INVALID_ARGUMENT,
+                "[context_create] settings are");
+}
+
 int main(void)
 {
     check_seed();
@@ -280,5 +314,6 @@ int main(void)
     test_unsupported_op_goes_to_cpu();
     test_fallbacks();
     test_timing();
+    test_context_settings();
     return check_finish("test_planner");
 }

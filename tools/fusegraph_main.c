@@ -102,7 +102,7 @@ int main(int argc, char **argv)
         else return usage();
     }
     if (verbose) fg_set_log_callback(print_log, NULL, FG_LOG_INFO);
-    fg_context_options options = {backends, cpu_only, 0};
+    fg_context_options options = {.extra_backends = backends, .cpu_only = cpu_only};
     fg_context *context = NULL;
     if (fg_context_create(&options, &context) != FG_OK) {
         fprintf(stderr, "fusegraph: %s\n", fg_last_error());

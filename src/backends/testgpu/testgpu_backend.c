@@ -37,7 +37,7 @@ typedef struct allocation_header {
 static void option(const testgpu *gpu, const char *key, char *value, size_t capacity)
 {
     value[0] = 0;
-    const char *settings = gpu->host->getenv("FUSEGRAPH_TESTGPU");
+    const char *settings = gpu->host->setting(gpu->host, "FUSEGRAPH_TESTGPU");
     if (!settings) return;
     size_t key_length = strlen(key);
     for (const char *p = settings; *p;) {
