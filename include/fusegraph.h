@@ -169,7 +169,8 @@ typedef struct fg_context_options {
     /* Extra backend modules to load besides the built-in list (comma-separated names, e.g. "testgpu").
      * NULL for none. The environment variable FUSEGRAPH_BACKENDS adds to it. */
     const char *extra_backends;
-    /* Set to 1 to load no GPU backends at all (CPU only). */
+    /* Set to 1 to load none of the built-in GPU backends (CUDA, Vulkan); modules named in extra_backends
+     * or FUSEGRAPH_BACKENDS still load. */
     int cpu_only;
     /* Memory budget per device pool in bytes; 0 lets each backend choose (see fg_device_info). */
     size_t pool_budget_bytes;
@@ -276,9 +277,11 @@ typedef enum fg_timing_mode {
     FG_TIMING_RESIDENT = 1
 } fg_timing_mode;
 
-/* Runs the plan warmup + repeats times and returns the median seconds of the timed runs (each run is
- * timed on the host clock and ends only when every device has finished). outputs receive the result of
- * the last run in either mode. For benchmarks (`fusegraph bench`). */
+/* Runs the plan warmup + repeats times and returns the median seconds of the timed runs, on the host
+ * clock. FG_TIMING_HOST: each run alone, ending when its outputs are in host memory. FG_TIMING_RESIDENT:
+ * each sample is a batch of back-to-back runs (about 2 ms, at most 50) divided by its size, ending when
+ * every device has finished — device throughput, as timing a loop with device events measures it.
+ * outputs receive the result of the last run in either mode. For benchmarks (`fusegraph bench`). */
 FG_API fg_status fg_plan_time(fg_plan *plan, const fg_binding *inputs, int input_count, const fg_binding *outputs,
                               int output_count, fg_timing_mode mode, int warmup, int repeats,
                               double *out_median_seconds);

@@ -217,8 +217,9 @@ static fg_status check_bindings(const fg_plan *plan, const fg_binding *inputs, i
 }
 
 fg_status fg_plan_execute(fg_plan *plan, const fg_binding *inputs, int input_count, const fg_binding *outputs,
-                          int output_count, int outputs_to_host, int *out_fallbacks)
+                          int output_count, int flags, int *out_fallbacks)
 {
+    int outputs_to_host = flags & FG_EXECUTE_OUTPUTS_TO_HOST;
     if (!plan || (input_count && !inputs) || (output_count && !outputs))
         return fg_fail(FG_ERR_INVALID_ARGUMENT, "[run] plan or bindings are NULL");
     fg_status status = check_bindings(plan, inputs, input_count, outputs, output_count);
@@ -263,7 +264,7 @@ fg_status fg_plan_execute(fg_plan *plan, const fg_binding *inputs, int input_cou
     }
     /* Nothing may still write into buffers that go back to the pools. */
     for (int d = 1; d < plan->context->device_count; d++) {
-        if (!(run.used_devices & (1u << d)) || (run.failed_devices & (1u << d))) continue;
+        if (!(run.used_devices & (1u << d)) || (run.failed_devices & (1u << d)) || (flags & FG_EXECUTE_NO_FINAL_SYNC)) continue;
         fg_device *device = device_of(&run, d);
         fg_status synced = device->interface->synchronize(device->state);
         if (synced != FG_OK)
@@ -280,5 +281,5 @@ fg_status fg_plan_execute(fg_plan *plan, const fg_binding *inputs, int input_cou
 fg_status fg_plan_run(fg_plan *plan, const fg_binding *inputs, int input_count, const fg_binding *outputs,
                       int output_count, int *out_fallbacks)
 {
-    return fg_plan_execute(plan, inputs, input_count, outputs, output_count, 1, out_fallbacks);
+    return fg_plan_execute(plan, inputs, input_count, outputs, output_count, FG_EXECUTE_OUTPUTS_TO_HOST, out_fallbacks);
 }

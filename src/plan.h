@@ -39,9 +39,13 @@ struct fg_plan {
 /* Builds plan->explanation from the steps. */
 fg_status fg_plan_build_explanation(fg_plan *plan);
 
-/* Runs the plan (executor.c). outputs_to_host 0 leaves outputs where they were computed (for timing). */
+/* Runs the plan (executor.c). Flags: FG_EXECUTE_OUTPUTS_TO_HOST copies outputs to the bindings (else they
+ * stay where they were computed, for timing); FG_EXECUTE_NO_FINAL_SYNC skips synchronizing the devices
+ * at the end, so back-to-back runs queue on the devices (timing only: the caller then synchronizes
+ * before anything reads the results; stream-ordered backends reuse pooled buffers safely). */
+enum { FG_EXECUTE_OUTPUTS_TO_HOST = 1, FG_EXECUTE_NO_FINAL_SYNC = 2 };
 fg_status fg_plan_execute(fg_plan *plan, const fg_binding *inputs, int input_count, const fg_binding *outputs,
-                          int output_count, int outputs_to_host, int *out_fallbacks);
+                          int output_count, int flags, int *out_fallbacks);
 
 /* Bytes of a value of the plan's graph. */
 size_t fg_plan_value_bytes(const fg_plan *plan, fg_value value);

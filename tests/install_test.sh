@@ -12,7 +12,7 @@ done
 libdir=$(dirname "$(find "$prefix" -name 'libfusegraph.so' | head -1)")
 PKG_CONFIG_PATH=$libdir/pkgconfig cc -o "$prefix/example_pc" "$source/examples/readme_example.c" \
   $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs fusegraph)
-LD_LIBRARY_PATH=$libdir "$prefix/example_pc" | grep -q "y\[0\]\[0\] = 3.8097"
+LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$prefix/example_pc" | grep -q "y\[0\]\[0\] = 3.8097"
 mkdir -p "$prefix/consumer"
 cat >"$prefix/consumer/CMakeLists.txt" <<CMAKE
 cmake_minimum_required(VERSION 3.20)
@@ -23,5 +23,5 @@ target_link_libraries(example PRIVATE fusegraph::fusegraph)
 CMAKE
 cmake -S "$prefix/consumer" -B "$prefix/consumer/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$prefix/consumer/build" >/dev/null
-LD_LIBRARY_PATH=$libdir "$prefix/consumer/build/example" | grep -q "y\[0\]\[0\] = 3.8097"
+LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$prefix/consumer/build/example" | grep -q "y\[0\]\[0\] = 3.8097"
 echo "install_test: installed, built with pkg-config and find_package, ran: 1 passed, 0 failed"

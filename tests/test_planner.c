@@ -24,7 +24,7 @@ static setup open_context(const char *testgpu_settings)
 {
     setenv("FUSEGRAPH_TESTGPU", testgpu_settings, 1);
     setup s = {NULL, -1};
-    CHECK_OK(fg_context_create(&(fg_context_options){.extra_backends = "testgpu"}, &s.context));
+    CHECK_OK(fg_context_create(&(fg_context_options){.cpu_only = 1, .extra_backends = "testgpu"}, &s.context));
     for (int d = 0; s.context && d < fg_context_device_count(s.context); d++) {
         fg_device_info info;
         CHECK_OK(fg_context_device_info(s.context, d, &info));
@@ -277,10 +277,10 @@ static void test_context_settings(void)
 {
     setenv("FUSEGRAPH_TESTGPU", "create=fail", 1);
     fg_context *with_settings = NULL, *without = NULL;
-    CHECK_OK(fg_context_create(&(fg_context_options){.extra_backends = "testgpu",
+    CHECK_OK(fg_context_create(&(fg_context_options){.cpu_only = 1, .extra_backends = "testgpu",
                                                      .settings = "OTHER=1;FUSEGRAPH_TESTGPU=flops=3e13;"},
                                &with_settings));
-    CHECK_OK(fg_context_create(&(fg_context_options){.extra_backends = "testgpu"}, &without));
+    CHECK_OK(fg_context_create(&(fg_context_options){.cpu_only = 1, .extra_backends = "testgpu"}, &without));
     int ready_with = 0, ready_without = 0;
     double flops = 0;
     for (int d = 1; with_settings && d < fg_context_device_count(with_settings); d++) {

@@ -1,8 +1,8 @@
 /*
  * fusegraph_main.c — the `fusegraph` command-line tool:
  *   fusegraph info                         each backend: found and ready, or why not; cost figures
- *   fusegraph bench [--quick] [--json F] [--op NAME] [--size N]
- *                                          the seed's benchmark table (see bench.c)
+ *   fusegraph bench [--suite seed|linear|routing] [--quick] [--json F] [--device N] [--op NAME] [--size N] [--dtype T]
+ *                                          the seed's benchmark table, or another suite (see bench.c)
  *   fusegraph explain [--tokens M] [--resident] [--device N]
  *                                          the plan for a transformer MLP x[M,768] -> 3072 GELU -> 768
  * Options common to all: --backends LIST (extra backend modules, e.g. testgpu), --cpu-only, --verbose.
@@ -24,7 +24,8 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: fusegraph info\n"
-            "       fusegraph bench [--quick] [--json FILE] [--device N] [--op NAME] [--size N]\n"
+            "       fusegraph bench [--suite seed|linear|routing] [--quick] [--json FILE] [--device N] [--op NAME] [--size N]\n"
+            "                       [--dtype f32|f16|bf16]   (the seed table in another dtype; default f32)\n"
             "       fusegraph explain [--tokens M] [--resident] [--device N]\n"
             "options: --backends LIST  extra backend modules (e.g. testgpu)\n"
             "         --cpu-only       load no GPU backends\n"
@@ -87,7 +88,7 @@ int main(int argc, char **argv)
     const char *command = argv[1], *backends = NULL;
     int cpu_only = 0, verbose = 0, resident = 0, device = -1;
     int64_t tokens = 128;
-    tool_bench_options bench = {0, NULL, -1, NULL, 0};
+    tool_bench_options bench = {.device = -1, .dtype = FG_F32};
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) bench.quick = 1;
         else if (strcmp(argv[i], "--cpu-only") == 0) cpu_only = 1;
@@ -95,11 +96,18 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--resident") == 0) resident = 1;
         else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) bench.json_path = argv[++i];
         else if (strcmp(argv[i], "--op") == 0 && i + 1 < argc) bench.only_op = argv[++i];
+        else if (strcmp(argv[i], "--suite") == 0 && i + 1 < argc) bench.suite = argv[++i];
         else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) bench.only_size = atoll(argv[++i]);
         else if (strcmp(argv[i], "--backends") == 0 && i + 1 < argc) backends = argv[++i];
         else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = atoi(argv[++i]);
         else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) tokens = atoll(argv[++i]);
-        else return usage();
+        else if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc) {
+            const char *name = argv[++i];
+            if (strcmp(name, "f32") == 0) bench.dtype = FG_F32;
+            else if (strcmp(name, "f16") == 0) bench.dtype = FG_F16;
+            else if (strcmp(name, "bf16") == 0) bench.dtype = FG_BF16;
+            else return usage();
+        } else return usage();
     }
     if (verbose) fg_set_log_callback(print_log, NULL, FG_LOG_INFO);
     fg_context_options options = {.extra_backends = backends, .cpu_only = cpu_only};

@@ -13,6 +13,8 @@ typedef struct tool_bench_options {
     int device;            /* >= 0: only this device besides the CPU */
     const char *only_op;   /* not NULL: only this op */
     int64_t only_size;     /* > 0: only this size */
+    const char *suite;     /* NULL or "seed": the seed's table; "linear"; "routing" (see bench.c) */
+    fg_dtype dtype;        /* the seed table's dtype (f32 unless --dtype) */
 } tool_bench_options;
 /* Returns the process exit code. */
 int tool_bench(fg_context *context, const tool_bench_options *options);

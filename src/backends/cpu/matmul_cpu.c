@@ -2,7 +2,9 @@
  * matmul_cpu.c — MatMul and the fused linear layer (MatMul + bias [+ GELU]) on the CPU.
  *
  * GEMM comes from oneDNN when the build found it (matmul_onednn.c says why it leads), else from
- * OpenBLAS, else from a cache-blocked loop nest below that any C compiler vectorizes.
+ * OpenBLAS, else from a cache-blocked loop nest below that any C compiler vectorizes. With oneDNN the
+ * blocked loops are its fallback, not OpenBLAS: one thread pool (OpenMP) for every CPU kernel, since
+ * OpenBLAS's spinning pool beside it slowed oneDNN 30x on a 16-core host (CMakeLists.txt says more).
  *
  * oneDNN fuses bias + GELU into its GEMM. Without it, the fused layer runs GEMM one row panel at a time and applies bias (+ GELU) to that panel right away,
  * while it is still in the cache the GEMM wrote it through: the epilogue then costs compute only, not a
@@ -25,10 +27,8 @@
 
 const char *matmul_library_name(void)
 {
-#if defined(FUSEGRAPH_HAVE_ONEDNN) && defined(FUSEGRAPH_HAVE_OPENBLAS)
-    return "oneDNN (OpenBLAS as fallback)";
-#elif defined(FUSEGRAPH_HAVE_ONEDNN)
-    return "oneDNN";
+#if defined(FUSEGRAPH_HAVE_ONEDNN)
+    return "oneDNN (built-in blocked GEMM if oneDNN fails)";
 #elif defined(FUSEGRAPH_HAVE_OPENBLAS)
     return "OpenBLAS";
 #else

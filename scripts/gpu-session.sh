@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The GPU runs quoted in BENCHMARKS.md and the issues, one stage per device call (each stays under the
+# device tool's 10-minute limit). Run on the GPU host from the repository root, after building here with
+# ../shared/gpu-bundle and carrying .gpu-bundle:
+#
+#   scripts/gpu-session.sh tests       fusegraph info, the whole CTest suite (CUDA + Vulkan), kernel checks
+#   scripts/gpu-session.sh sanitizer   compute-sanitizer memcheck + racecheck on the CUDA suite (quick sizes)
+#   scripts/gpu-session.sh bench       the seed table, PyTorch side by side (bench/torch_compare.py), routing
+#
+# Logs go to $OUT (the device tool brings that folder back), or ./gpu-session-out when $OUT is unset.
+set -uo pipefail
+stage=${1:?usage: scripts/gpu-session.sh tests|sanitizer|bench}
+out=${OUT:-$PWD/gpu-session-out}
+mkdir -p "$out"
+run=.gpu-bundle/run
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
+case $stage in
+tests)
+  $run ./fusegraph info 2>&1 | tee "$out/info.txt"
+  # -V keeps every test's own output (checks, skips, timings) in the log; the summary is its tail.
+  $run ctest -V --timeout 900 -j4 > "$out/ctest.txt" 2>&1
+  grep -E "checks|skipped|tests passed|Failed|FAIL|\*\*\*" "$out/ctest.txt" | tail -40
+  ;;
+sanitizer)
+  for tool in memcheck racecheck; do
+    FUSEGRAPH_TEST_QUICK=1 $run "$sanitizer" --tool $tool --error-exitcode 3 ./test_gpu_backend cuda \
+      > "$out/$tool-test_gpu_backend.txt" 2>&1
+    echo "$tool test_gpu_backend cuda: rc=$?"; tail -4 "$out/$tool-test_gpu_backend.txt"
+    for check in check_matmul_kernels check_bandwidth_kernels; do
+      $run "$sanitizer" --tool $tool --error-exitcode 3 ./$check --check-only --quick > "$out/$tool-$check.txt" 2>&1
+      echo "$tool $check: rc=$?"; tail -2 "$out/$tool-$check.txt"
+    done
+  done
+  ;;
+bench)
+  $run python3 "$PWD/bench/torch_compare.py" --fusegraph ./fusegraph --markdown "$out/torch_compare.md" \
+    --json "$out/torch_compare.json" 2>&1 | tee "$out/torch_compare.txt" | tail -80
+  $run ./fusegraph bench --suite routing --json "$out/routing.json" > "$out/routing.txt" 2>&1
+  tail -30 "$out/routing.txt"
+  ;;
+*) echo "unknown stage $stage"; exit 2 ;;
+esac

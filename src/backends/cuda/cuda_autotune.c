@@ -1,0 +1,224 @@
+/*
+ * cuda_autotune.c — choosing a matmul implementation by measurement, never by guess.
+ *
+ * A shape class is (op, dtype, f32 precision, GELU form, M class, K, N), where the M class is M itself
+ * up to 16 (the skinny kernel's range, where every M behaves differently) and M rounded up to a power of
+ * two above. On the first node of a class every implementation that applies runs on scratch buffers of
+ * the node's own size: one warm-up, then the median of up to 9 timed runs (fewer when one run takes
+ * over 2 ms, so a class costs well under a second). The fastest is kept in memory and appended to
+ * a cache file named after the GPU and driver, read back when the backend starts, so later processes
+ * skip the measurement. The measured seconds also go to the planner, scaled by M / measured M.
+ */
+#include "cuda_backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tuned_class {
+    char key[96];
+    cuda_implementation implementation;
+    double seconds;
+    int64_t measured_m;
+} tuned_class;
+
+struct cuda_autotune {
+    tuned_class *classes;
+    int count, capacity;
+    char path[1024];
+};
+
+static int64_t m_class(int64_t m)
+{
+    if (m <= 16) return m;
+    int64_t power = 32;
+    while (power < m) power *= 2;
+    return power;
+}
+
+static void class_key(const fg_node_desc *node, char *key, size_t capacity)
+{
+    snprintf(key, capacity, "op%d-dtype%d-precision%d-gelu%d-m%lld-k%lld-n%lld", (int)node->op, (int)node->dtype,
+             node->dtype == FG_F32 ? (int)node->precision : 0, node->op == FG_OP_FUSED_MATMUL_ADD_GELU ? (int)node->gelu_form : 0,
+             (long long)m_class(node->m), (long long)node->k, (long long)node->n);
+}
+
+static tuned_class *remember(cuda_autotune *autotune, const char *key, cuda_implementation implementation, double seconds,
+                             int64_t measured_m)
+{
+    if (autotune->count == autotune->capacity) {
+        int capacity = autotune->capacity ? autotune->capacity * 2 : 64;
+        tuned_class *grown = realloc(autotune->classes, sizeof *grown * (size_t)capacity);
+        if (!grown) return NULL;
+        autotune->classes = grown;
+        autotune->capacity = capacity;
+    }
+    tuned_class *entry = &autotune->classes[autotune->count++];
+    snprintf(entry->key, sizeof entry->key, "%s", key);
+    entry->implementation = implementation;
+    entry->seconds = seconds;
+    entry->measured_m = measured_m;
+    return entry;
+}
+
+cuda_autotune *cuda_autotune_create(cuda_backend *cuda)
+{
+    cuda_autotune *autotune = calloc(1, sizeof *autotune);
+    if (!autotune) return NULL;
+    /* v2: cublaslt_then_gelu joined the candidates; classes tuned without it are measured again */
+    cuda_cache_path(cuda, "autotune-v2", autotune->path, sizeof autotune->path);
+    FILE *file = autotune->path[0] ? fopen(autotune->path, "r") : NULL;
+    if (!file) return autotune;
+    char key[96], name[32];
+    double seconds;
+    long long measured_m;
+    while (fscanf(file, "%95s %31s %lf %lld", key, name, &seconds, &measured_m) == 4)
+        for (int i = 0; i < CUDA_IMPLEMENTATION_COUNT; i++)
+            if (strcmp(name, cuda_implementation_name((cuda_implementation)i)) == 0 &&
+                (i != CUDA_IMPLEMENTATION_CUBLASLT || cuda->cublaslt))
+                remember(autotune, key, (cuda_implementation)i, seconds, measured_m);
+    fclose(file);
+    cuda_log(cuda, FG_LOG_DEBUG, "[cuda] read %d tuned shape classes from %s", autotune->count, autotune->path);
+    return autotune;
+}
+
+void cuda_autotune_destroy(cuda_autotune *autotune)
+{
+    if (!autotune) return;
+    free(autotune->classes);
+    free(autotune);
+}
+
+static size_t dtype_bytes(fg_dtype dtype) { return dtype == FG_F32 ? 4 : 2; }
+
+/* Median seconds of implementation on scratch buffers; negative when it fails. */
+static double measure(cuda_backend *cuda, cuda_implementation implementation, const fg_node_desc *node, void *const *scratch)
+{
+    cudaStream_t stream = cuda->compute.stream;
+    char error[256];
+    cudaEvent_t start, stop;
+    cudaEventCreate(&start);
+    cudaEventCreate(&stop);
+    double times[9];
+    int runs = 0, limit = 9;
+    cudaError_t result = cuda_matmul_run(cuda, implementation, node, scratch[0], scratch[1], scratch[2], scratch[3], error, sizeof error);
+    if (result == cudaSuccess) result = cudaStreamSynchronize(stream);
+    while (result == cudaSuccess && runs < limit) {
+        cudaEventRecord(start, stream);
+        result = cuda_matmul_run(cuda, implementation, node, scratch[0], scratch[1], scratch[2], scratch[3], error, sizeof error);
+        cudaEventRecord(stop, stream);
+        if (result == cudaSuccess) result = cudaEventSynchronize(stop);
+        float milliseconds = 0;
+        cudaEventElapsedTime(&milliseconds, start, stop);
+        times[runs++] = milliseconds * 1e-3;
+        if (runs == 1 && milliseconds > 2.0f) limit = 3;
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    if (result != cudaSuccess) {
+        cuda_check(cuda, result, "autotune", cuda_implementation_name(implementation));
+        cuda_log(cuda, FG_LOG_INFO, "[cuda autotune] %s failed for M=%lld K=%lld N=%lld: %s", cuda_implementation_name(implementation),
+                 (long long)node->m, (long long)node->k, (long long)node->n, error[0] ? error : cuda->last_error);
+        return -1;
+    }
+    for (int i = 1; i < runs; i++) /* insertion sort: at most 9 */
+        for (int j = i; j > 0 && times[j] < times[j - 1]; j--) {
+            double t = times[j];
+            times[j] = times[j - 1];
+            times[j - 1] = t;
+        }
+    return times[runs / 2];
+}
+
+/* Measures every implementation that applies; FG_OK with the fastest, or an error when none runs. */
+static fg_status tune(cuda_backend *cuda, const fg_node_desc *node, const char *key, tuned_class **out)
+{
+    size_t element = dtype_bytes(node->dtype);
+    size_t sizes[4] = {(size_t)(node->m * node->k) * element, (size_t)(node->k * node->n) * element,
+                       (size_t)node->n * element, (size_t)(node->m * node->n) * element};
+    void *scratch[4] = {NULL, NULL, NULL, NULL};
+    fg_status status = FG_OK;
+    for (int i = 0; i < 4 && status == FG_OK; i++) {
+        status = cuda_check(cuda, cudaMalloc(&scratch[i], sizes[i]), "autotune", "cudaMalloc (scratch)");
+        /* 0x3C bytes: small nonzero values in every dtype (f32 ~0.0115, f16 ~1.06, bf16 ~0.0115) */
+        if (status == FG_OK) status = cuda_check(cuda, cudaMemsetAsync(scratch[i], 0x3C, sizes[i], cuda->compute.stream), "autotune", "cudaMemset");
+    }
+    int best = -1;
+    double best_seconds = 0;
+    char summary[256] = "";
+    for (int i = 0; i < CUDA_IMPLEMENTATION_COUNT && status == FG_OK && !cuda->broken; i++) {
+        if (!cuda_implementation_applies(cuda, (cuda_implementation)i, node)) continue;
+        double seconds = measure(cuda, (cuda_implementation)i, node, scratch);
+        size_t used = strlen(summary);
+        snprintf(summary + used, sizeof summary - used, " %s %.1f us", cuda_implementation_name((cuda_implementation)i), seconds * 1e6);
+        if (seconds > 0 && (best < 0 || seconds < best_seconds)) best = i, best_seconds = seconds;
+    }
+    for (int i = 0; i < 4; i++)
+        if (scratch[i]) cudaFree(scratch[i]);
+    if (status != FG_OK) return status;
+    if (best < 0) return cuda_fail(cuda, FG_ERR_DEVICE, "[cuda autotune] no implementation ran M=%lld K=%lld N=%lld: %s",
+                                   (long long)node->m, (long long)node->k, (long long)node->n, cuda->last_error);
+    cuda_log(cuda, FG_LOG_INFO, "[cuda autotune] %s:%s -> %s", key, summary, cuda_implementation_name((cuda_implementation)best));
+    *out = remember(cuda->autotune, key, (cuda_implementation)best, best_seconds, node->m);
+    if (!*out) return cuda_fail(cuda, FG_ERR_OUT_OF_MEMORY, "[cuda autotune] out of host memory");
+    FILE *file = cuda->autotune->path[0] ? fopen(cuda->autotune->path, "a") : NULL;
+    if (file) {
+        fprintf(file, "%s %s %.9g %lld\n", key, cuda_implementation_name((cuda_implementation)best), best_seconds, (long long)node->m);
+        fclose(file);
+    }
+    return FG_OK;
+}
+
+fg_status cuda_autotune_choose(cuda_backend *cuda, const fg_node_desc *node, cuda_implementation *out, double *out_seconds)
+{
+    *out_seconds = 0;
+    const char *forced = cuda_setting(cuda, "FUSEGRAPH_CUDA_IMPLEMENTATION");
+    for (int i = 0; forced && i < CUDA_IMPLEMENTATION_COUNT; i++)
+        if (strcmp(forced, cuda_implementation_name((cuda_implementation)i)) == 0 &&
+            cuda_implementation_applies(cuda, (cuda_implementation)i, node)) {
+            *out = (cuda_implementation)i;
+            return FG_OK;
+        }
+    if (!cuda->autotune) return cuda_fail(cuda, FG_ERR_OUT_OF_MEMORY, "[cuda autotune] not initialised (out of host memory)");
+    char key[96];
+    class_key(node, key, sizeof key);
+    tuned_class *entry = NULL;
+    for (int i = 0; i < cuda->autotune->count && !entry; i++)
+        if (strcmp(cuda->autotune->classes[i].key, key) == 0) entry = &cuda->autotune->classes[i];
+    if (!entry) {
+        fg_status status = tune(cuda, node, key, &entry);
+        if (status == FG_ERR_OUT_OF_MEMORY && !cuda->broken) {
+            /* No room for scratch buffers now: run the first that applies, untuned, and tune later. */
+            for (int i = 0; i < CUDA_IMPLEMENTATION_COUNT; i++)
+                if (cuda_implementation_applies(cuda, (cuda_implementation)i, node)) {
+                    cuda_log(cuda, FG_LOG_INFO, "[cuda autotune] %s: no memory to measure; using %s untuned", key,
+                             cuda_implementation_name((cuda_implementation)i));
+                    *out = (cuda_implementation)i;
+                    return FG_OK;
+                }
+        }
+        if (status != FG_OK) return status;
+    }
+    *out = entry->implementation;
+    *out_seconds = entry->seconds * (double)node->m / (double)(entry->measured_m > 0 ? entry->measured_m : node->m);
+    return FG_OK;
+}
+
+fg_status cuda_choose_implementation(void *state, const fg_node_desc *node, char *name, size_t capacity, double *out_measured_seconds)
+{
+    cuda_backend *cuda = state;
+    *out_measured_seconds = 0;
+    if (node->op == FG_OP_ADD || node->op == FG_OP_GELU) {
+        snprintf(name, capacity, "vectorized %s", node->op == FG_OP_ADD ? (node->bias_length ? "bias add" : "add") : "gelu");
+        return FG_OK;
+    }
+    fg_status status = cuda_enter(cuda, "choose_implementation");
+    if (status != FG_OK) return status;
+    cuda_implementation implementation;
+    status = cuda_autotune_choose(cuda, node, &implementation, out_measured_seconds);
+    if (status == FG_OK)
+        snprintf(name, capacity, "%s%s", cuda_implementation_name(implementation),
+                 implementation == CUDA_IMPLEMENTATION_CUBLASLT && node->op == FG_OP_FUSED_MATMUL_ADD_GELU && node->gelu_form == FG_GELU_EXACT
+                     ? " bias + exact gelu pass" : "");
+    return cuda_leave(cuda, status);
+}

@@ -1,0 +1,349 @@
+/*
+ * check_bandwidth_kernels.cu — correctness and speed of the memory-bound kernels
+ * (src/backends/cuda/kernels/elementwise.cu and matmul_skinny.cu), standalone: links only cudart.
+ *
+ * Build (from the repository root):
+ *   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -Isrc/backends/cuda/kernels \
+ *        tests/cuda/check_bandwidth_kernels.cu src/backends/cuda/kernels/elementwise.cu \
+ *        src/backends/cuda/kernels/matmul_skinny.cu -lcudart -o check_bandwidth_kernels
+ * Run: ./check_bandwidth_kernels [--check-only | --time-only] [--quick]
+ *   Under compute-sanitizer (memcheck, racecheck) use --check-only --quick: no timing, and no case
+ *   larger than ~4M elements (every kernel instance, boundary and alignment path is still exercised).
+ *
+ * Correctness: every launcher x dtype x GELU form / epilogue x size against a float64 CPU reference
+ * computed from the very same (dtype-rounded) inputs, fresh uniform [-1, 1] values (never 0) for each
+ * case; the output buffer is filled with 0xFF bytes (NaN in every dtype) before every launch, so an
+ * element the kernel fails to write shows up as a NaN error. "misaligned" cases offset every pointer by
+ * one element from the 256-byte cudaMalloc alignment (the launchers then take their scalar paths).
+ * One line per case:
+ *   ok|FAIL  kernel  dtype  variant  sizes  rel_l2_error (tolerance)
+ * with rel_l2_error = ||out - ref|| / ||ref||; tolerances f32 1e-5, f16/bf16 1e-2.
+ * Timing (cudaEvent per launch, 5 warm-ups, median of 20): elementwise ops on 100M f32 elements
+ * against cudaMemcpyAsync device-to-device of one such tensor (GB/s count bytes read + written, the
+ * goal is >= 90% of the copy), and the skinny matmul at decoding shapes, with L2 flushed before each
+ * launch (weights are read once per token), in ms and GB/s of weight bytes (H100 SXM HBM3 peak is
+ * 3.35 TB/s; the goal for bf16 M=1 K=4096 N=14336 is <= 0.044 ms, i.e. >= 85% of peak).
+ * Exit status: 0 all ok, 1 any failure, 77 no CUDA device.
+ */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "check_harness.h"
+#include "cuda_kernels.h"
+
+
+static const char *dtype_names[] = {"f32", "f16", "bf16"};
+static const char *epilogue_names[] = {"none", "bias", "bias+gelu_erf", "bias+gelu_tanh"};
+static size_t dtype_size(int dtype) { return dtype == CUDA_DTYPE_F32 ? 4 : 2; }
+static double tolerance(int dtype) { return dtype == CUDA_DTYPE_F32 ? 1e-5 : 1e-2; }
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static float uniform_pm1_nonzero() { /* xorshift64*, 24 random bits -> [-1, 1) without 0 */
+    for (;;) {
+        rng_state ^= rng_state >> 12;
+        rng_state ^= rng_state << 25;
+        rng_state ^= rng_state >> 27;
+        uint64_t r = rng_state * 0x2545F4914F6CDD1Dull;
+        float v = (float)((r >> 40) * (2.0 / 16777216.0) - 1.0);
+        if (v != 0.f) return v;
+    }
+}
+
+/* Rounds v to `dtype`, writes its bytes at element i of dst, returns the rounded value. */
+static double store_as(void *dst, size_t i, float v, int dtype) {
+    if (dtype == CUDA_DTYPE_F32) return ((float *)dst)[i] = v;
+    if (dtype == CUDA_DTYPE_F16) return __half2float(((__half *)dst)[i] = __float2half_rn(v));
+    return __bfloat162float(((__nv_bfloat16 *)dst)[i] = __float2bfloat16_rn(v));
+}
+static double load_as(const void *src, size_t i, int dtype) {
+    if (dtype == CUDA_DTYPE_F32) return ((const float *)src)[i];
+    if (dtype == CUDA_DTYPE_F16) return __half2float(((const __half *)src)[i]);
+    return __bfloat162float(((const __nv_bfloat16 *)src)[i]);
+}
+
+static double gelu_reference(double x, int form) {
+    if (form == CUDA_GELU_EXACT) return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
+/* A tensor of `count` random elements on the host (bytes in the dtype, and the rounded values) and on
+ * the device at `offset` bytes past a cudaMalloc'ed (256-byte aligned) allocation of exactly that size. */
+struct Tensor {
+    std::vector<unsigned char> bytes;
+    std::vector<double> values;
+    unsigned char *allocation = nullptr;
+    void *device = nullptr;
+    Tensor(int64_t count, int dtype, size_t offset, bool random = true) : bytes(count * dtype_size(dtype)), values(count) {
+        if (random)
+            for (int64_t i = 0; i < count; i++) values[i] = store_as(bytes.data(), i, uniform_pm1_nonzero(), dtype);
+        CHECK_CUDA(cudaMalloc(&allocation, bytes.size() + offset));
+        device = allocation + offset;
+        CHECK_CUDA(cudaMemcpy(device, bytes.data(), bytes.size(), cudaMemcpyHostToDevice));
+    }
+    ~Tensor() { cudaFree(allocation); }
+    void poison() { CHECK_CUDA(cudaMemset(device, 0xFF, bytes.size())); }
+    void download() { CHECK_CUDA(cudaMemcpy(bytes.data(), device, bytes.size(), cudaMemcpyDeviceToHost)); }
+};
+
+static int failures = 0, cases = 0;
+
+/* Synchronizes after `launch_result`, downloads `out` and compares it with `reference`; prints the line. */
+static void report(cudaError_t launch_result, Tensor &out, const std::vector<double> &reference, int dtype,
+                   const char *kernel, const char *variant, const char *sizes) {
+    cases++;
+    cudaError_t err = launch_result == cudaSuccess ? cudaDeviceSynchronize() : launch_result;
+    if (err != cudaSuccess) {
+        printf("FAIL  %-8s %-4s %-15s %-22s launch error: %s\n", kernel, dtype_names[dtype], variant, sizes,
+               cudaGetErrorString(err));
+        failures++;
+        exit(1); /* a device fault poisons the context; nothing later would be meaningful */
+    }
+    out.download();
+    double num = 0, den = 0;
+    for (size_t i = 0; i < reference.size(); i++) {
+        double d = load_as(out.bytes.data(), i, dtype) - reference[i];
+        num += d * d;
+        den += reference[i] * reference[i];
+    }
+    double rel = sqrt(num / (den > 0 ? den : 1e-300));
+    bool ok = rel <= tolerance(dtype); /* false for NaN (an unwritten or non-finite output) */
+    if (!ok) failures++;
+    printf("%-4s  %-8s %-4s %-15s %-22s %.3e (tol %.0e)\n", ok ? "ok" : "FAIL", kernel, dtype_names[dtype], variant,
+           sizes, rel, tolerance(dtype));
+    fflush(stdout);
+}
+
+static void check_elementwise(int64_t n, int dtype, bool misaligned) {
+    const size_t offset = misaligned ? dtype_size(dtype) : 0;
+    char sizes[64];
+    snprintf(sizes, sizeof sizes, "n=%lld%s", (long long)n, misaligned ? " misaligned" : "");
+    Tensor a(n, dtype, offset), b(n, dtype, offset), out(n, dtype, offset, false);
+    std::vector<double> reference(n);
+    for (int64_t i = 0; i < n; i++) reference[i] = a.values[i] + b.values[i];
+    out.poison();
+    report(add_forward(out.device, a.device, b.device, n, dtype, 0), out, reference, dtype, "add", "", sizes);
+    for (int form = CUDA_GELU_EXACT; form <= CUDA_GELU_TANH; form++) {
+        const char *name = form == CUDA_GELU_EXACT ? "erf" : "tanh";
+        for (int64_t i = 0; i < n; i++) reference[i] = gelu_reference(a.values[i], form);
+        out.poison();
+        report(gelu_forward(out.device, a.device, n, form, dtype, 0), out, reference, dtype, "gelu", name, sizes);
+        /* In place, as the backend runs it after cuBLASLt: out = gelu(out). */
+        CHECK_CUDA(cudaMemcpy(out.device, a.device, a.bytes.size(), cudaMemcpyDeviceToDevice));
+        char in_place[32];
+        snprintf(in_place, sizeof in_place, "%s in-place", name);
+        report(gelu_forward(out.device, out.device, n, form, dtype, 0), out, reference, dtype, "gelu", in_place, sizes);
+    }
+}
+
+static void check_bias_add(int64_t rows, int64_t columns, int dtype, bool misaligned) {
+    const size_t offset = misaligned ? dtype_size(dtype) : 0;
+    char sizes[64];
+    snprintf(sizes, sizeof sizes, "%lldx%lld%s", (long long)rows, (long long)columns, misaligned ? " misaligned" : "");
+    Tensor a(rows * columns, dtype, offset), bias(columns, dtype, offset), out(rows * columns, dtype, offset, false);
+    std::vector<double> reference(rows * columns);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < columns; c++) reference[r * columns + c] = a.values[r * columns + c] + bias.values[c];
+    out.poison();
+    report(bias_add_forward(out.device, a.device, bias.device, rows, columns, dtype, 0), out, reference, dtype,
+           "bias_add", "", sizes);
+}
+
+/* Every M and epilogue for one (K, N, dtype): b and bias are shared by the M values. */
+static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const std::vector<int64_t> &ms) {
+    const size_t offset = misaligned ? dtype_size(dtype) : 0;
+    Tensor b(K * N, dtype, offset), bias(N, dtype, offset);
+    for (int64_t M : ms) {
+        Tensor a(M * K, dtype, offset), out(M * N, dtype, offset, false);
+        std::vector<double> product(M * N, 0.0), reference(M * N);
+        for (int64_t i = 0; i < M; i++) /* i-k-j order: the inner loop streams rows of b and product */
+            for (int64_t k = 0; k < K; k++) {
+                const double av = a.values[i * K + k], *brow = &b.values[k * N];
+                double *prow = &product[i * N];
+                for (int64_t j = 0; j < N; j++) prow[j] += av * brow[j];
+            }
+        size_t workspace_bytes = matmul_skinny_workspace_bytes(M, K, N);
+        void *workspace = nullptr;
+        if (workspace_bytes) CHECK_CUDA(cudaMalloc(&workspace, workspace_bytes));
+        char sizes[80];
+        snprintf(sizes, sizeof sizes, "M=%lld K=%lld N=%lld%s", (long long)M, (long long)K, (long long)N,
+                 misaligned ? " misaligned" : "");
+        for (int epilogue = CUDA_EPILOGUE_NONE; epilogue <= CUDA_EPILOGUE_BIAS_GELU_TANH; epilogue++) {
+            for (int64_t i = 0; i < M * N; i++) {
+                double x = product[i];
+                if (epilogue != CUDA_EPILOGUE_NONE) x += bias.values[i % N];
+                if (epilogue == CUDA_EPILOGUE_BIAS_GELU_EXACT) x = gelu_reference(x, CUDA_GELU_EXACT);
+                if (epilogue == CUDA_EPILOGUE_BIAS_GELU_TANH) x = gelu_reference(x, CUDA_GELU_TANH);
+                reference[i] = x;
+            }
+            /* No bias pointer at all for "none": the kernels must not read it. */
+            const void *bias_pointer = epilogue == CUDA_EPILOGUE_NONE ? nullptr : bias.device;
+            out.poison();
+            if (workspace) CHECK_CUDA(cudaMemset(workspace, 0xFF, workspace_bytes)); /* stale partials would show */
+            report(matmul_skinny_forward(out.device, a.device, b.device, bias_pointer, M, K, N, dtype, epilogue,
+                                         workspace, 0),
+                   out, reference, dtype, "skinny", epilogue_names[epilogue], sizes);
+        }
+        if (workspace) CHECK_CUDA(cudaFree(workspace));
+    }
+}
+
+/* ---- timing ---- */
+
+
+/* Reads n vectors; writes only if their sum has an impossible value (the buffer is zeros), so the
+ * compiler keeps the loads and L2 ends up full of clean lines of this buffer. */
+__global__ void read_kernel(const uint4 *p, size_t n, uint4 *sink) {
+    uint32_t sum = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        uint4 v = p[i];
+        sum += v.x ^ v.y ^ v.z ^ v.w;
+    }
+    if (sum == 0xDEADBEEFu) sink[0] = make_uint4(sum, 0, 0, 0);
+}
+
+/* Median milliseconds of 20 launches after 5 warm-ups; `before` (not timed) runs ahead of each. */
+static float time_median_ms(const std::function<cudaError_t()> &launch, const std::function<void()> &before = {}) {
+    cudaEvent_t start, stop;
+    CHECK_CUDA(cudaEventCreate(&start));
+    CHECK_CUDA(cudaEventCreate(&stop));
+    for (int i = 0; i < 5; i++) {
+        if (before) before();
+        CHECK_CUDA(launch());
+    }
+    std::vector<float> ms(20);
+    for (int i = 0; i < 20; i++) {
+        if (before) before();
+        CHECK_CUDA(cudaEventRecord(start));
+        CHECK_CUDA(launch());
+        CHECK_CUDA(cudaEventRecord(stop));
+        CHECK_CUDA(cudaEventSynchronize(stop));
+        CHECK_CUDA(cudaEventElapsedTime(&ms[i], start, stop));
+    }
+    CHECK_CUDA(cudaEventDestroy(start));
+    CHECK_CUDA(cudaEventDestroy(stop));
+    std::sort(ms.begin(), ms.end());
+    return 0.5f * (ms[9] + ms[10]);
+}
+
+static void time_kernels() {
+    const int64_t n = 100000000;
+    void *a, *b, *out;
+    CHECK_CUDA(cudaMalloc(&a, n * 4));
+    CHECK_CUDA(cudaMalloc(&b, n * 4));
+    CHECK_CUDA(cudaMalloc(&out, n * 4));
+    fill_uniform(a, n, CUDA_DTYPE_F32, 1);
+    fill_uniform(b, n, CUDA_DTYPE_F32, 2);
+    printf("\nTiming: cudaEvent per launch, 5 warm-ups, median of 20; GB/s = bytes read + written / time.\n");
+    float copy_ms = time_median_ms([&] { return cudaMemcpyAsync(out, a, n * 4, cudaMemcpyDeviceToDevice, 0); });
+    double copy_gbs = 2.0 * n * 4 / (copy_ms * 1e-3) / 1e9;
+    printf("time  %-26s %9.3f ms  %7.1f GB/s  (the reference: 100%%)\n", "memcpy d2d f32 n=1e8", copy_ms, copy_gbs);
+    struct {
+        const char *name;
+        double bytes;
+        std::function<cudaError_t()> launch;
+    } ops[] = {
+        {"add f32 n=1e8", 12.0 * n, [&] { return add_forward(out, a, b, n, CUDA_DTYPE_F32, 0); }},
+        {"bias_add f32 1e5x1000", 8.0 * n, [&] { return bias_add_forward(out, a, b, n / 1000, 1000, CUDA_DTYPE_F32, 0); }},
+        {"gelu erf f32 n=1e8", 8.0 * n, [&] { return gelu_forward(out, a, n, CUDA_GELU_EXACT, CUDA_DTYPE_F32, 0); }},
+        {"gelu tanh f32 n=1e8", 8.0 * n, [&] { return gelu_forward(out, a, n, CUDA_GELU_TANH, CUDA_DTYPE_F32, 0); }},
+        {"add bf16 n=2e8", 12.0 * n, [&] { return add_forward(out, a, b, 2 * n, CUDA_DTYPE_BF16, 0); }},
+        {"gelu erf bf16 n=2e8", 8.0 * n, [&] { return gelu_forward(out, a, 2 * n, CUDA_GELU_EXACT, CUDA_DTYPE_BF16, 0); }},
+        {"add f32 n=1e8 misaligned", 12.0 * (n - 1),
+         [&] { return add_forward((float *)out + 1, (float *)a + 1, (float *)b + 1, n - 1, CUDA_DTYPE_F32, 0); }},
+    };
+    for (auto &op : ops) {
+        float ms = time_median_ms(op.launch);
+        double gbs = op.bytes / (ms * 1e-3) / 1e9;
+        printf("time  %-26s %9.3f ms  %7.1f GB/s  %5.1f%% of memcpy (goal >= 90%%)\n", op.name, ms, gbs,
+               100.0 * gbs / copy_gbs);
+        fflush(stdout);
+    }
+    CHECK_CUDA(cudaFree(a));
+    CHECK_CUDA(cudaFree(b));
+    CHECK_CUDA(cudaFree(out));
+
+    /* Skinny matmul. Reading 256 MB of another buffer before each launch evicts b from L2 (50 MB on
+     * H100), as in decoding where each layer's weights are read once per token; a read, not a memset,
+     * so L2 is left holding clean lines, not 50 MB of dirty ones whose write-back would be timed. */
+    const size_t flush_bytes = 256u << 20;
+    void *flush;
+    CHECK_CUDA(cudaMalloc(&flush, flush_bytes));
+    CHECK_CUDA(cudaMemset(flush, 0, flush_bytes));
+    printf("\nskinny matmul, epilogue bias, L2 flushed (256 MB read) before each launch; GB/s = weight bytes (K x N) / time\n");
+    const int64_t shapes[][2] = {{4096, 14336}, {768, 3072}};
+    for (const auto &shape : shapes)
+        for (int dtype : {CUDA_DTYPE_BF16, CUDA_DTYPE_F32})
+            for (int64_t M : {1, 16}) {
+                const int64_t K = shape[0], N = shape[1];
+                const size_t es = dtype_size(dtype), workspace_bytes = matmul_skinny_workspace_bytes(M, K, N);
+                void *ma, *mb, *mbias, *mout, *workspace = nullptr;
+                CHECK_CUDA(cudaMalloc(&ma, M * K * es));
+                CHECK_CUDA(cudaMalloc(&mb, K * N * es));
+                CHECK_CUDA(cudaMalloc(&mbias, N * es));
+                CHECK_CUDA(cudaMalloc(&mout, M * N * es));
+                if (workspace_bytes) CHECK_CUDA(cudaMalloc(&workspace, workspace_bytes));
+                fill_uniform(ma, M * K, dtype, 3);
+                fill_uniform(mb, K * N, dtype, 4);
+                fill_uniform(mbias, N, dtype, 5);
+                float ms = time_median_ms(
+                    [&] { return matmul_skinny_forward(mout, ma, mb, mbias, M, K, N, dtype, CUDA_EPILOGUE_BIAS, workspace, 0); },
+                    [&] {
+                        read_kernel<<<1024, 256>>>((const uint4 *)flush, flush_bytes / 16, (uint4 *)flush);
+                        CHECK_CUDA(cudaGetLastError());
+                    });
+                double gbs = (double)K * N * es / (ms * 1e-3) / 1e9;
+                const bool goal = dtype == CUDA_DTYPE_BF16 && M == 1 && K == 4096;
+                printf("time  skinny %-4s M=%-2lld K=%-4lld N=%-5lld  %8.4f ms  %7.1f GB/s  %5.1f%% of 3.35 TB/s%s\n",
+                       dtype_names[dtype], (long long)M, (long long)K, (long long)N, ms, gbs, gbs / 33.5,
+                       goal ? (ms <= 0.044f ? "  (goal <= 0.044 ms: met)" : "  (goal <= 0.044 ms: NOT met)") : "");
+                fflush(stdout);
+                CHECK_CUDA(cudaFree(ma));
+                CHECK_CUDA(cudaFree(mb));
+                CHECK_CUDA(cudaFree(mbias));
+                CHECK_CUDA(cudaFree(mout));
+                if (workspace) CHECK_CUDA(cudaFree(workspace));
+            }
+    CHECK_CUDA(cudaFree(flush));
+}
+
+int main(int argc, char **argv) {
+    check_options options;
+    int exit_code = check_start(argc, argv, &options);
+    if (exit_code >= 0) return exit_code;
+    const bool do_check = options.check, do_time = options.time, quick = options.quick;
+    if (do_check) {
+        printf("Correctness: relative L2 error vs a float64 CPU reference; tolerances f32 1e-5, f16/bf16 1e-2.\n");
+        printf("status kernel  dtype variant        sizes                  error\n");
+        for (int dtype = CUDA_DTYPE_F32; dtype <= CUDA_DTYPE_BF16; dtype++) {
+            for (int64_t n : {1, 7, 31, 1000, 4097, (1 << 20) + 3, 8 << 20})
+                if (!quick || n <= (4 << 20)) check_elementwise(n, dtype, false);
+            check_elementwise(4097, dtype, true);
+            check_elementwise(1 << 16, dtype, true);
+            /* Columns not a multiple of the vector width (scalar path), then multiples (vector path). */
+            const int64_t shapes[][2] = {{7, 31}, {1000, 4097}, {3, 1}, {1, 8}, {7, 24}, {1000, 1024}, {33, 4096}};
+            for (const auto &s : shapes) check_bias_add(s[0], s[1], dtype, false);
+            check_bias_add(33, 4096, dtype, true);
+        }
+        const std::vector<int64_t> ms = {1, 2, 3, 7, 16};
+        /* (K, N): one split and direct output for small K; K split with partial sums otherwise; N % 8 != 0
+         * takes the scalar-load path. */
+        const int64_t skinny_shapes[][2] = {{1, 1}, {7, 31}, {31, 1000}, {64, 4096}, {1000, 4097}, {768, 3072}, {4096, 14336}};
+        for (const auto &s : skinny_shapes)
+            for (int dtype = CUDA_DTYPE_F32; dtype <= CUDA_DTYPE_BF16; dtype++)
+                if (!quick || s[0] * s[1] <= (4 << 20)) check_skinny(s[0], s[1], dtype, false, ms);
+        for (int dtype = CUDA_DTYPE_F32; dtype <= CUDA_DTYPE_BF16; dtype++) check_skinny(768, 3072, dtype, true, {1, 7});
+        printf("%d of %d cases ok\n", cases - failures, cases);
+    }
+    if (do_time && failures == 0) time_kernels();
+    return check_finish(cases, failures);
+}
