@@ -10,7 +10,7 @@ bundle=.gpu-bundle
 staging=$(mktemp -d)
 tar -xzf "$bundle/lib.tar.gz" -C "$staging"
 for library in libvulkan.so.1 libGLdispatch.so.0 libGLX.so.0 libEGL.so.1 libOpenGL.so.0; do
-  path=$(ldconfig -p | awk -v l="$library" '$1 == l && /x86-64/ {print $NF; exit}')
+  path=$(ldconfig -p | awk -v l="$library" '$1 == l && /x86-64/ && !p {p = $NF} END {print p}') # no early exit: SIGPIPE + pipefail
   if [[ -n $path ]]; then cp -nL "$path" "$staging/$library"
   else echo "gpu-bundle.sh: $library is not installed here (Debian: libvulkan1 libglvnd0 libglx0 libegl1 libopengl0)" >&2; fi
 done

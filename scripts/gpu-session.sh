@@ -26,7 +26,8 @@ sanitizer)
   for tool in memcheck racecheck; do
     FUSEGRAPH_TEST_QUICK=1 $run "$sanitizer" --tool $tool --error-exitcode 3 ./test_gpu_backend cuda \
       > "$out/$tool-test_gpu_backend.txt" 2>&1
-    echo "$tool test_gpu_backend cuda: rc=$?"; tail -4 "$out/$tool-test_gpu_backend.txt"
+    echo "$tool test_gpu_backend cuda: rc=$?"; grep -E "^FAIL" "$out/$tool-test_gpu_backend.txt" | head -5
+    tail -4 "$out/$tool-test_gpu_backend.txt"
     for check in check_matmul_kernels check_bandwidth_kernels; do
       $run "$sanitizer" --tool $tool --error-exitcode 3 ./$check --check-only --quick > "$out/$tool-$check.txt" 2>&1
       echo "$tool $check: rc=$?"; tail -2 "$out/$tool-$check.txt"

@@ -17,7 +17,7 @@
 
 #include "fusegraph.h"
 
-#define FG_BACKEND_ABI_VERSION 3
+#define FG_BACKEND_ABI_VERSION 4
 #define FG_BACKEND_ENTRY_SYMBOL "fusegraph_backend_entry"
 
 /* A node as a backend sees it: the op, its dtype and shapes, and the derived sizes every kernel needs. */
@@ -84,6 +84,12 @@ typedef struct fg_backend_interface {
      * then uses the measured seconds instead of its roofline estimate for compute + memory + launch. */
     fg_status (*choose_implementation)(void *state, const fg_node_desc *node, char *name, size_t capacity,
                                        double *out_measured_seconds);
+    /* Optional (NULL: the planner charges bytes / rate + transfer_latency_seconds from the cost figures).
+     * Seconds for an upload (to_device 1) or a download (0) of bytes between ordinary host memory and
+     * this device, from the backend's own measurements. For when one rate and one latency cannot
+     * describe the transfer path: CUDA's staged copies cost ~10 us for a few KiB but ~80 us for 1 MiB,
+     * and a line through either point misprices the other by several times. */
+    double (*transfer_seconds)(void *state, size_t bytes, int to_device);
 } fg_backend_interface;
 
 typedef const fg_backend_interface *(*fg_backend_entry_fn)(void);

@@ -54,6 +54,7 @@ fg_status fg_plan_build_explanation(fg_plan *plan)
     for (int d = 0; d < context->device_count; d++)
         append(&t, " %d=%s%s", d, context->devices[d].info.backend, context->devices[d].info.ready ? "" : "(not ready)");
     append(&t, "; constants %s\n", plan->options.constants_resident ? "resident on devices" : "in host memory");
+    if (plan->placement_note[0]) append(&t, "placement: %s\n", plan->placement_note);
     for (int s = 0; s < plan->step_count; s++) {
         const fg_plan_step *step = &plan->steps[s];
         const fg_node_desc *desc = &step->desc;

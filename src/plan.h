@@ -14,7 +14,7 @@ typedef struct fg_device_estimate {
     int supported;
     double compute, memory, launch, transfer, total;
     double measured; /* the backend's measured seconds on resident data (0: roofline estimate used) */
-    char implementation[48]; /* what the backend would run it with ("" when it has one way) */
+    char implementation[96]; /* what the backend would run it with ("" when it has one way) */
 } fg_device_estimate;
 
 typedef struct fg_plan_step {
@@ -34,6 +34,7 @@ struct fg_plan {
     int *consumer_counts;                     /* per value: how many steps read it */
     void *(*resident)[FG_MAX_DEVICES];        /* per value, per device: a constant kept on that device */
     char *explanation;
+    char placement_note[192]; /* "" or why the whole plan went to one device (planner.c) */
 };
 
 /* Builds plan->explanation from the steps. */

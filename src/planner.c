@@ -10,12 +10,15 @@
  *                    (+ the output's way back to host memory when it is a graph output and d is not the CPU)
  *   total          = max(compute, memory) + launch + transfer          (a roofline plus fixed costs)
  * where a link from host to device d costs bytes / d.host_to_device_bytes_per_second + d.latency, from
- * device e to host bytes / e.device_to_host_bytes_per_second + e.latency, and device to device both legs.
+ * device e to host bytes / e.device_to_host_bytes_per_second + e.latency, and device to device both legs
+ * (a backend that measured its transfers at several sizes prices each leg itself: transfer_seconds).
  * This is the seed's rule "use the GPU if op_time > transfer_time + gpu_time", generalised to any number
  * of devices and to where each value lives at that point of the plan.
  *
  * The plan is chosen greedily in topological order: each node takes the device of least total, given
- * where the planner has already decided its inputs will be. Graph inputs start in host memory;
+ * where the planner has already decided its inputs will be. Then the whole plan on one device is
+ * estimated for each device that runs every node, and wins when its sum is less than the greedy one's
+ * (the greedy pass cannot see that keeping a chain together saves its transfers). Graph inputs start in host memory;
  * constants too, unless the plan keeps them resident, in which case they count as already present on
  * every device (they are uploaded once, at plan creation). Ties go to the CPU.
  */
@@ -37,19 +40,21 @@ static int is_matmul_like(fg_op op)
     return op == FG_OP_MATMUL || op == FG_OP_FUSED_MATMUL_ADD || op == FG_OP_FUSED_MATMUL_ADD_GELU;
 }
 
+/* One leg between host memory and device d: the backend's measured curve when it has one, else the
+ * figures' line (bytes / rate + latency). */
+static double leg_seconds(const fg_device *device, size_t bytes, int to_device)
+{
+    if (device->interface->transfer_seconds) return device->interface->transfer_seconds(device->state, bytes, to_device);
+    const fg_cost_figures *cost = &device->info.cost;
+    double rate = to_device ? cost->host_to_device_bytes_per_second : cost->device_to_host_bytes_per_second;
+    return (double)bytes / (rate > 0 ? rate : 1e9) + cost->transfer_latency_seconds;
+}
+
 static double link_seconds(const fg_context *context, int from, int to, size_t bytes)
 {
     double seconds = 0;
-    if (from != FG_CPU_DEVICE) {
-        const fg_cost_figures *cost = &context->devices[from].info.cost;
-        seconds += (double)bytes / (cost->device_to_host_bytes_per_second > 0 ? cost->device_to_host_bytes_per_second : 1e9) +
-                   cost->transfer_latency_seconds;
-    }
-    if (to != FG_CPU_DEVICE) {
-        const fg_cost_figures *cost = &context->devices[to].info.cost;
-        seconds += (double)bytes / (cost->host_to_device_bytes_per_second > 0 ? cost->host_to_device_bytes_per_second : 1e9) +
-                   cost->transfer_latency_seconds;
-    }
+    if (from != FG_CPU_DEVICE) seconds += leg_seconds(&context->devices[from], bytes, 0);
+    if (to != FG_CPU_DEVICE) seconds += leg_seconds(&context->devices[to], bytes, 1);
     return seconds;
 }
 
@@ -109,7 +114,7 @@ static void estimate(const fg_plan *plan, const fg_plan_step *step, const unsign
     out->supported = 1;
 }
 
-static void choose(fg_plan *plan, fg_plan_step *step, unsigned *locations)
+static void choose(fg_plan *plan, fg_plan_step *step, unsigned *locations, int uniform)
 {
     const fg_context *context = plan->context;
     int best = -1, candidates = 0;
@@ -120,7 +125,12 @@ static void choose(fg_plan *plan, fg_plan_step *step, unsigned *locations)
         if (best < 0 || step->estimates[d].total < step->estimates[best].total) best = d;
     }
     int forced = plan->options.use_forced_device ? plan->options.forced_device : -1;
-    if (forced >= 0 && forced < context->device_count && step->estimates[forced].supported) {
+    if (uniform >= 0 && forced < 0 && best >= 0 && best != uniform && step->estimates[uniform].supported) {
+        snprintf(step->reason, sizeof step->reason,
+                 "%s with the rest of the plan (see above): here %.1f us vs %s %.1f us alone", context->devices[uniform].info.backend,
+                 step->estimates[uniform].total * 1e6, context->devices[best].info.backend, step->estimates[best].total * 1e6);
+        best = uniform;
+    } else if (forced >= 0 && forced < context->device_count && step->estimates[forced].supported) {
         best = forced;
         snprintf(step->reason, sizeof step->reason, "forced to %s by the plan options", context->devices[forced].info.backend);
     } else if (forced >= 0 && step->estimates[FG_CPU_DEVICE].supported) {
@@ -146,6 +156,29 @@ static void choose(fg_plan *plan, fg_plan_step *step, unsigned *locations)
     const fg_node_record *node = &plan->graph->nodes[step->graph_node];
     for (int i = 0; i < node->input_count; i++) locations[node->inputs[i]] |= 1u << best;
     locations[node->output] = 1u << best;
+}
+
+/* Places every step in order (uniform >= 0: on that device wherever it can run the node); returns the
+ * sum of the chosen estimates' totals, or -1 when some node has no device. */
+static double place(fg_plan *plan, unsigned *locations, int uniform)
+{
+    for (int v = 0; v < plan->graph->value_count; v++) locations[v] = 1u << FG_CPU_DEVICE;
+    double total = 0;
+    for (int s = 0; s < plan->step_count; s++) {
+        fg_plan_step *step = &plan->steps[s];
+        choose(plan, step, locations, uniform);
+        if (step->device < 0) return -1;
+        total += step->estimates[step->device].total;
+    }
+    return total;
+}
+
+/* 1 when the last placement put every step on device d (it can run them all). */
+static int uniform_holds(const fg_plan *plan, int d)
+{
+    for (int s = 0; s < plan->step_count; s++)
+        if (plan->steps[s].device != d) return 0;
+    return 1;
 }
 
 fg_status fg_plan_create(fg_context *context, const fg_graph *graph, const fg_plan_options *options, fg_plan **out_plan)
@@ -183,8 +216,6 @@ fg_status fg_plan_create(fg_context *context, const fg_graph *graph, const fg_pl
         fg_plan_destroy(plan);
         return fg_fail(FG_ERR_INVALID_ARGUMENT, "[plan_create] unknown matmul precision %d", precision);
     }
-    for (int v = 0; v < graph->value_count; v++) locations[v] = 1u << FG_CPU_DEVICE;
-
     for (int i = 0; i < graph->node_count; i++) {
         const fg_node_record *node = &graph->nodes[i];
         if (node->removed) continue;
@@ -193,15 +224,34 @@ fg_status fg_plan_create(fg_context *context, const fg_graph *graph, const fg_pl
         fg_graph_describe_node(graph, node, &step->desc);
         step->desc.precision = plan->options.matmul_precision;
         for (int j = 0; j < node->input_count; j++) plan->consumer_counts[node->inputs[j]]++;
-        choose(plan, step, locations);
-        if (step->device < 0) {
-            char shape[96];
-            free(locations);
-            fg_plan_destroy(plan);
-            return fg_fail(FG_ERR_UNSUPPORTED, "[plan_create] no ready device runs %s on %s %s",
-                           fg_op_name(node->op), fg_dtype_name(graph->values[node->inputs[0]].dtype),
-                           fg_shape_format(&graph->values[node->inputs[0]].shape, shape, sizeof shape));
-        }
+    }
+    /* Node by node first; then, unless a device is forced, the whole plan on each device that can run
+     * all of it. The greedy choice cannot see that a node placed on the CPU because its own transfer
+     * costs more than it saves drags its consumers' inputs there too; a uniform placement pays the
+     * transfers once at the ends. The least estimated total wins, and placement is redone for it last so
+     * that the steps hold its estimates and reasons. */
+    double greedy = place(plan, locations, -1), best_total = greedy;
+    int best_uniform = -1;
+    for (int d = 0; d < context->device_count && greedy >= 0 && !plan->options.use_forced_device; d++) {
+        if (!context->devices[d].info.ready) continue;
+        double total = place(plan, locations, d);
+        if (total >= 0 && total < best_total * 0.999 && uniform_holds(plan, d)) best_total = total, best_uniform = d;
+    }
+    if (greedy >= 0 && !plan->options.use_forced_device) place(plan, locations, best_uniform);
+    if (best_uniform >= 0)
+        snprintf(plan->placement_note, sizeof plan->placement_note,
+                 "every node on %s: %.1f us estimated in all, vs %.1f us choosing node by node",
+                 context->devices[best_uniform].info.backend, best_total * 1e6, greedy * 1e6);
+    for (int s = 0; s < plan->step_count; s++) {
+        const fg_plan_step *step = &plan->steps[s];
+        if (step->device >= 0) continue;
+        const fg_node_record *node = &graph->nodes[step->graph_node];
+        char shape[96];
+        free(locations);
+        fg_plan_destroy(plan);
+        return fg_fail(FG_ERR_UNSUPPORTED, "[plan_create] no ready device runs %s on %s %s", fg_op_name(node->op),
+                       fg_dtype_name(graph->values[node->inputs[0]].dtype),
+                       fg_shape_format(&graph->values[node->inputs[0]].shape, shape, sizeof shape));
     }
     free(locations);
 

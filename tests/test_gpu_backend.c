@@ -3,7 +3,8 @@
  * float64 reference, through the public API with the plan forced onto that device: fresh random inputs,
  * awkward sizes (1, 7, 31, 1000, 4097 and non-multiples of every tile), outputs poisoned with NaN before
  * each run. For CUDA every matmul implementation is forced in turn (FUSEGRAPH_CUDA_IMPLEMENTATION), so
- * each kernel is checked, not only the one the autotuner prefers. Then the failure paths: injected
+ * each kernel is checked, not only the one the autotuner prefers; for Vulkan every tile configuration and
+ * the cooperative-matrix shader (FUSEGRAPH_VULKAN_TILE). Then the failure paths: injected
  * failures of each call (FUSEGRAPH_<BACKEND>_FAIL) must fall back to the CPU with a right result, a
  * failed upload retried in smaller chunks must succeed (CUDA), and a small pool budget must evict and
  * stay right. Exits 77 with "skipped: <reason>" when the backend is not ready (no GPU, no driver).
@@ -345,17 +346,25 @@ int main(int argc, char **argv)
     printf("%s device: %s (%s)\n", backend, info.name, info.reason);
     variant variants[6] = {{"(autotuned)", base, device}};
     int variant_count = 1;
-    if (strcmp(backend, "cuda") == 0) {
-        static const char *const implementations[] = {"cublaslt", "tensor_core", "simt", "skinny", "cublaslt_then_gelu"};
-        for (int i = 0; i < 5; i++) {
-            char settings[96];
-            snprintf(settings, sizeof settings, "FUSEGRAPH_CUDA_IMPLEMENTATION=%s", implementations[i]);
-            variant *v = &variants[variant_count];
-            v->label = implementations[i];
-            v->context = open_backend(settings, 0, &v->device, reason, sizeof reason);
-            if (v->device >= 0) variant_count++;
-            else fg_context_destroy(v->context);
+    /* Every implementation forced in turn: the autotuned variant alone covers only what this device
+     * happens to pick. CUDA: FUSEGRAPH_CUDA_IMPLEMENTATION; Vulkan: FUSEGRAPH_VULKAN_TILE, each tile
+     * configuration and the cooperative-matrix shader where the device reports cooperative matrices. */
+    static const char *const cuda_implementations[] = {"cublaslt", "tensor_core", "simt", "skinny", "cublaslt_then_gelu", NULL};
+    static const char *const vulkan_tiles[] = {"32x32", "64x64", "128x128", "cooperative", NULL};
+    int is_cuda = strcmp(backend, "cuda") == 0;
+    const char *const *names = is_cuda ? cuda_implementations : strcmp(backend, "vulkan") == 0 ? vulkan_tiles : NULL;
+    for (int i = 0; names && names[i]; i++) {
+        if (strcmp(names[i], "cooperative") == 0 && !strstr(info.reason, "cooperative matrices yes")) {
+            printf("vulkan cooperative shader: not tested: %s reports no cooperative matrices\n", info.name);
+            continue;
         }
+        char settings[96];
+        snprintf(settings, sizeof settings, "%s=%s", is_cuda ? "FUSEGRAPH_CUDA_IMPLEMENTATION" : "FUSEGRAPH_VULKAN_TILE", names[i]);
+        variant *v = &variants[variant_count];
+        v->label = names[i];
+        v->context = open_backend(settings, 0, &v->device, reason, sizeof reason);
+        if (v->device >= 0) variant_count++;
+        else fg_context_destroy(v->context);
     }
     check_all_ops(variants, variant_count);
     printf("%d op checks done (%d failed); failure paths:\n", check_count, check_failures);

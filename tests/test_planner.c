@@ -306,12 +306,72 @@ static void test_context_settings(void)
                 "[context_create] settings are");
 }
 
+/* A chain of three GELUs where each node alone is cheaper on the CPU, but the chain as a whole is
+ * cheaper on the GPU: with c the CPU's estimate of one node and L the GPU's transfer latency (transfers
+ * otherwise free, kernels instant), the greedy pass sees c < L for the first two nodes and c < 2L for
+ * the last (upload + download), so it keeps all three on the CPU (3c); the whole chain on the GPU
+ * costs 2L. L = 1.25c makes 2L < 3c: the planner must take the uniform placement and say why. */
+static void test_whole_plan_placement(void)
+{
+    const int64_t elements = 1 << 16;
+    fg_context *cpu_context;
+    CHECK_OK(fg_context_create(&(fg_context_options){.cpu_only = 1}, &cpu_context));
+    fg_device_info cpu;
+    CHECK_OK(fg_context_device_info(cpu_context, 0, &cpu));
+    fg_context_destroy(cpu_context);
+    double c = 8.0 * (double)elements / cpu.cost.memory_bytes_per_second + cpu.cost.launch_seconds;
+    char settings[256];
+    snprintf(settings, sizeof settings, "flops=1e18,bandwidth=1e18,launch=1e-12,h2d=1e18,d2h=1e18,latency=%.9g", 1.25 * c);
+    setup s = open_context(settings);
+    CHECK(s.gpu > 0);
+    if (s.gpu <= 0) return;
+    fg_graph *graph;
+    fg_value x, y;
+    int64_t shape[1] = {elements};
+    CHECK_OK(fg_graph_create(&graph));
+    CHECK_OK(fg_graph_input(graph, "x", FG_F32, 1, shape, &x));
+    y = x;
+    for (int i = 0; i < 3; i++) CHECK_OK(fg_graph_gelu(graph, y, FG_GELU_TANH, &y));
+    CHECK_OK(fg_graph_mark_output(graph, y));
+    fg_plan *plan = NULL;
+    CHECK_OK(fg_plan_create(s.context, graph, &automatic, &plan));
+    for (int node = 0; plan && node < 3; node++) {
+        int device = -1;
+        CHECK_OK(fg_plan_node_device(plan, node, &device));
+        CHECK(device == s.gpu);
+    }
+    CHECK(plan && strstr(fg_plan_explain(plan), "placement: every node on testgpu") != NULL);
+    CHECK(plan && strstr(fg_plan_explain(plan), "with the rest of the plan") != NULL);
+    float *data = check_random(elements, -3, 3), *out = check_poisoned(elements);
+    fg_binding in = {x, data}, result = {y, out};
+    CHECK_OK(fg_plan_run(plan, &in, 1, &result, 1, NULL));
+    double *reference = malloc(sizeof(double) * (size_t)elements);
+    for (int64_t i = 0; i < elements; i++) {
+        double v = data[i];
+        for (int r = 0; r < 3; r++) v = 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+        reference[i] = v;
+    }
+    CHECK(check_relative_error(out, reference, elements) < 1e-5);
+    /* Forcing the CPU still works and says so: the uniform search is skipped. */
+    fg_plan_destroy(plan);
+    plan = NULL;
+    CHECK_OK(fg_plan_create(s.context, graph, &(fg_plan_options){.use_forced_device = 1, .forced_device = 0}, &plan));
+    CHECK(plan && strstr(fg_plan_explain(plan), "placement:") == NULL);
+    fg_plan_destroy(plan);
+    free(reference);
+    free(data);
+    free(out);
+    fg_graph_destroy(graph);
+    fg_context_destroy(s.context);
+}
+
 int main(void)
 {
     check_seed();
     test_discovery();
     test_decisions();
     test_unsupported_op_goes_to_cpu();
+    test_whole_plan_placement();
     test_fallbacks();
     test_timing();
     test_context_settings();

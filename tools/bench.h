@@ -23,7 +23,7 @@ typedef struct bench_graph {
     fg_value output;
     void *data[2], *out;
     double flops, bytes;
-    char implementation[48]; /* the GPU implementation the last timed plan chose ("" when none was named) */
+    char implementation[96]; /* the GPU implementation the last timed plan chose ("" when none was named) */
 } bench_graph;
 
 typedef struct bench_result {
@@ -31,7 +31,7 @@ typedef struct bench_result {
     char device[32]; /* a backend name, or "auto" for the planner's own choice */
     char mode[16];   /* resident | host */
     double median_ms, gflops, gbps;
-    char implementation[48];
+    char implementation[96];
 } bench_result;
 
 typedef struct bench_results {

@@ -183,7 +183,7 @@ const fg_backend_interface *fg_cpu_backend_interface(void)
     static const fg_backend_interface interface = {
         FG_BACKEND_ABI_VERSION, "cpu", cpu_create, cpu_destroy, cpu_describe, cpu_cost_figures,
         cpu_default_budget, cpu_allocate, cpu_release, cpu_upload, cpu_download, cpu_supports, cpu_run,
-        cpu_synchronize, cpu_last_error, NULL /* one implementation per op */
+        cpu_synchronize, cpu_last_error, cpu_choose_implementation, NULL /* host memory: no transfers */
     };
     return &interface;
 }

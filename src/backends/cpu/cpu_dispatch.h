@@ -8,5 +8,8 @@
 
 int cpu_supports_node(const fg_node_desc *node);
 fg_status cpu_run_node(const fg_node_desc *node, void *const *inputs, void *output);
+/* fg_backend_interface.choose_implementation for the CPU (cpu_measure.c); state is its cost figures. */
+fg_status cpu_choose_implementation(void *state, const fg_node_desc *node, char *name, size_t capacity,
+                                    double *out_measured_seconds);
 
 #endif

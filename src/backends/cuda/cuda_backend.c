@@ -188,7 +188,7 @@ FG_API const fg_backend_interface *fusegraph_backend_entry(void)
     static const fg_backend_interface interface = {
         FG_BACKEND_ABI_VERSION, "cuda", cuda_create, cuda_destroy, cuda_describe, cuda_cost_figures,
         cuda_default_budget, cuda_allocate, cuda_release, cuda_upload, cuda_download, cuda_supports, cuda_run,
-        cuda_synchronize, cuda_last_error, cuda_choose_implementation,
+        cuda_synchronize, cuda_last_error, cuda_choose_implementation, cuda_transfer_seconds,
     };
     return &interface;
 }

@@ -44,6 +44,9 @@ typedef struct cuda_timeline {
 typedef struct cuda_cublaslt cuda_cublaslt; /* cuda_cublaslt.c */
 typedef struct cuda_autotune cuda_autotune; /* cuda_autotune.c */
 
+#define CUDA_TRANSFER_POINTS 5
+extern const size_t cuda_transfer_sizes[CUDA_TRANSFER_POINTS];
+
 typedef struct cuda_backend {
     const fg_backend_host *host;
     int device;
@@ -62,6 +65,9 @@ typedef struct cuda_backend {
     char cublaslt_reason[192];
     cuda_autotune *autotune;
     fg_cost_figures figures;
+    /* Measured staged-transfer seconds at CUDA_TRANSFER_POINTS sizes (cuda_transfer_sizes), per direction
+     * ([0] download, [1] upload), interpolated by cuda_transfer_seconds. */
+    double transfer_curve[2][CUDA_TRANSFER_POINTS];
     int broken;                 /* a sticky CUDA error: every later call fails, the core uses the CPU */
     pthread_mutex_t lock;       /* one caller at a time in the entry points */
     char last_error[512];
@@ -138,5 +144,7 @@ fg_status cuda_choose_implementation(void *state, const fg_node_desc *node, char
 
 /* cuda_costs.c */
 void cuda_costs_measure(cuda_backend *cuda);
+/* fg_backend_interface.transfer_seconds: the measured transfer curve, interpolated. */
+double cuda_transfer_seconds(void *state, size_t bytes, int to_device);
 
 #endif /* FUSEGRAPH_CUDA_BACKEND_H */

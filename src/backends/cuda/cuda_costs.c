@@ -8,10 +8,13 @@
  *   memory_bytes_per_second   add of 16M f32 elements: 192 MiB read + written, median of 5.
  *   launch_seconds            host time per node for 200 back-to-back tiny kernels (what a small node
  *                             costs: the launch call plus the GPU's per-kernel overhead).
- *   host_to_device / device_to_host_bytes_per_second
- *                             our staged transfer of 32 MiB from/to ordinary (pageable) host memory,
- *                             which is what fg_plan_run's inputs and outputs are.
- *   transfer_latency_seconds  a 4-byte upload plus synchronize, median of 10.
+ *   transfer curve            our staged upload (+ synchronize) and download of 4 B, 64 KiB, 1 MiB, 8 MiB
+ *                             and 32 MiB from/to ordinary (pageable) host memory, which is what
+ *                             fg_plan_run's inputs and outputs are; medians of 5-9. The planner prices a
+ *                             transfer by interpolating it (cuda_transfer_seconds): on the H100 a few KiB
+ *                             cost ~10 us but 1 MiB ~80 us (staging copies), which no single line fits.
+ *   host_to_device / device_to_host_bytes_per_second   the curve's 32 MiB point
+ *   transfer_latency_seconds  the curve's 4-byte point (mean of both directions)
  * Altogether well under a second on an H100 (most of it the four 2048^3 autotunes). The figures are
  * cached in a file named after the GPU and driver and read back by later processes.
  */
@@ -95,60 +98,97 @@ static double launch_overhead(cuda_backend *cuda)
     return seconds;
 }
 
-/* Staged transfer rates and latency, through the same path fg_plan_run uses. */
-static void transfer_rates(cuda_backend *cuda, double *to_device, double *to_host, double *latency)
+const size_t cuda_transfer_sizes[CUDA_TRANSFER_POINTS] = {4, 64u << 10, 1u << 20, 8u << 20, 32u << 20};
+
+/* Staged transfers through the same path fg_plan_run uses, at each of cuda_transfer_sizes: the median of
+ * a few uploads (each followed by a synchronize) and downloads, after a warm-up. 1 when all ran. */
+static int transfer_curve(cuda_backend *cuda)
 {
-    const size_t bytes = 32u << 20;
+    const size_t largest = cuda_transfer_sizes[CUDA_TRANSFER_POINTS - 1];
     void *buffer = NULL;
-    char *host = malloc(bytes);
-    *to_device = *to_host = *latency = 0;
-    if (!host || cuda_allocate(cuda, bytes, &buffer) != FG_OK) {
+    char *host = malloc(largest);
+    if (!host || cuda_allocate(cuda, largest, &buffer) != FG_OK) {
         free(host);
-        return;
+        return 0;
     }
-    memset(host, 1, bytes);
-    double up[3], down[3], small[10];
-    int ok = cuda_upload(cuda, buffer, host, bytes) == FG_OK && cuda_synchronize(cuda) == FG_OK; /* warm-up */
-    for (int r = 0; r < 3 && ok; r++) {
-        double start = now_seconds();
-        ok = cuda_upload(cuda, buffer, host, bytes) == FG_OK && cuda_synchronize(cuda) == FG_OK;
-        up[r] = now_seconds() - start;
-        start = now_seconds();
-        ok = ok && cuda_download(cuda, host, buffer, bytes) == FG_OK;
-        down[r] = now_seconds() - start;
-    }
-    for (int r = 0; r < 10 && ok; r++) {
-        double start = now_seconds();
-        ok = cuda_upload(cuda, buffer, host, 4) == FG_OK && cuda_synchronize(cuda) == FG_OK;
-        small[r] = now_seconds() - start;
-    }
-    if (ok) {
-        *to_device = (double)bytes / median(up, 3);
-        *to_host = (double)bytes / median(down, 3);
-        *latency = median(small, 10);
+    memset(host, 1, largest);
+    int ok = cuda_upload(cuda, buffer, host, largest) == FG_OK && cuda_synchronize(cuda) == FG_OK &&
+             cuda_download(cuda, host, buffer, largest) == FG_OK; /* warm-up: pinned staging, page faults */
+    for (int point = 0; point < CUDA_TRANSFER_POINTS && ok; point++) {
+        size_t bytes = cuda_transfer_sizes[point];
+        int repeats = bytes <= (1u << 20) ? 9 : 5;
+        double up[9], down[9];
+        ok = cuda_upload(cuda, buffer, host, bytes) == FG_OK && cuda_synchronize(cuda) == FG_OK &&
+             cuda_download(cuda, host, buffer, bytes) == FG_OK;
+        for (int r = 0; r < repeats && ok; r++) {
+            double start = now_seconds();
+            ok = cuda_upload(cuda, buffer, host, bytes) == FG_OK && cuda_synchronize(cuda) == FG_OK;
+            up[r] = now_seconds() - start;
+            start = now_seconds();
+            ok = ok && cuda_download(cuda, host, buffer, bytes) == FG_OK;
+            down[r] = now_seconds() - start;
+        }
+        if (ok) {
+            cuda->transfer_curve[1][point] = median(up, repeats);
+            cuda->transfer_curve[0][point] = median(down, repeats);
+        }
     }
     cuda_release(cuda, buffer);
     free(host);
+    return ok;
+}
+
+static void figures_from_curve(cuda_backend *cuda)
+{
+    fg_cost_figures *f = &cuda->figures;
+    const int last = CUDA_TRANSFER_POINTS - 1;
+    f->host_to_device_bytes_per_second = (double)cuda_transfer_sizes[last] / cuda->transfer_curve[1][last];
+    f->device_to_host_bytes_per_second = (double)cuda_transfer_sizes[last] / cuda->transfer_curve[0][last];
+    f->transfer_latency_seconds = 0.5 * (cuda->transfer_curve[1][0] + cuda->transfer_curve[0][0]);
+}
+
+double cuda_transfer_seconds(void *state, size_t bytes, int to_device)
+{
+    const cuda_backend *cuda = state;
+    const double *curve = cuda->transfer_curve[to_device ? 1 : 0];
+    const size_t *sizes = cuda_transfer_sizes;
+    const int last = CUDA_TRANSFER_POINTS - 1;
+    if (curve[last] <= 0) { /* not measured: the figures' line */
+        const fg_cost_figures *f = &cuda->figures;
+        double rate = to_device ? f->host_to_device_bytes_per_second : f->device_to_host_bytes_per_second;
+        return (double)bytes / (rate > 0 ? rate : 1e9) + f->transfer_latency_seconds;
+    }
+    if (bytes <= sizes[0]) return curve[0];
+    for (int point = 1; point <= last; point++)
+        if (bytes <= sizes[point]) { /* linear between the measured neighbours */
+            double fraction = (double)(bytes - sizes[point - 1]) / (double)(sizes[point] - sizes[point - 1]);
+            return curve[point - 1] + fraction * (curve[point] - curve[point - 1]);
+        }
+    return curve[last] + (double)(bytes - sizes[last]) * curve[last] / (double)sizes[last]; /* the largest's rate */
 }
 
 void cuda_costs_measure(cuda_backend *cuda)
 {
     fg_cost_figures *f = &cuda->figures;
     char path[1024];
-    cuda_cache_path(cuda, "costs", path, sizeof path);
+    cuda_cache_path(cuda, "costs-v3", path, sizeof path);
     FILE *file = path[0] ? fopen(path, "r") : NULL;
     if (file) {
-        int read = fscanf(file, "%lf %lf %lf %lf %lf %lf %lf %lf %lf", &f->matmul_flops_per_second[FG_F32],
-                          &f->matmul_tf32_flops_per_second, &f->matmul_flops_per_second[FG_F16],
-                          &f->matmul_flops_per_second[FG_BF16], &f->memory_bytes_per_second, &f->launch_seconds,
-                          &f->host_to_device_bytes_per_second, &f->device_to_host_bytes_per_second,
-                          &f->transfer_latency_seconds);
+        int read = fscanf(file, "%lf %lf %lf %lf %lf %lf", &f->matmul_flops_per_second[FG_F32], &f->matmul_tf32_flops_per_second,
+                          &f->matmul_flops_per_second[FG_F16], &f->matmul_flops_per_second[FG_BF16],
+                          &f->memory_bytes_per_second, &f->launch_seconds);
+        for (int direction = 0; direction < 2; direction++)
+            for (int point = 0; point < CUDA_TRANSFER_POINTS; point++)
+                read += fscanf(file, "%lf", &cuda->transfer_curve[direction][point]);
         fclose(file);
-        if (read == 9 && f->matmul_flops_per_second[FG_F32] > 0 && f->memory_bytes_per_second > 0) {
+        if (read == 6 + 2 * CUDA_TRANSFER_POINTS && f->matmul_flops_per_second[FG_F32] > 0 && f->memory_bytes_per_second > 0 &&
+            cuda->transfer_curve[0][CUDA_TRANSFER_POINTS - 1] > 0 && cuda->transfer_curve[1][CUDA_TRANSFER_POINTS - 1] > 0) {
+            figures_from_curve(cuda);
             cuda_log(cuda, FG_LOG_DEBUG, "[cuda] cost figures read from %s", path);
             return;
         }
         memset(f, 0, sizeof *f);
+        memset(cuda->transfer_curve, 0, sizeof cuda->transfer_curve);
     }
     double start = now_seconds();
     f->matmul_flops_per_second[FG_F32] = matmul_rate(cuda, FG_F32, FG_PRECISION_EXACT);
@@ -157,7 +197,8 @@ void cuda_costs_measure(cuda_backend *cuda)
     f->matmul_flops_per_second[FG_BF16] = matmul_rate(cuda, FG_BF16, FG_PRECISION_EXACT);
     f->memory_bytes_per_second = streaming_bandwidth(cuda);
     f->launch_seconds = launch_overhead(cuda);
-    transfer_rates(cuda, &f->host_to_device_bytes_per_second, &f->device_to_host_bytes_per_second, &f->transfer_latency_seconds);
+    if (transfer_curve(cuda)) figures_from_curve(cuda);
+    else memset(cuda->transfer_curve, 0, sizeof cuda->transfer_curve);
     cuda_log(cuda, FG_LOG_INFO,
              "[cuda] measured in %.0f ms: matmul f32 %.1f, tf32 %.1f, f16 %.1f, bf16 %.1f TFLOP/s; memory %.0f GB/s; "
              "launch %.1f us; host->device %.1f GB/s, device->host %.1f GB/s, latency %.1f us",
@@ -168,10 +209,12 @@ void cuda_costs_measure(cuda_backend *cuda)
     if (cuda->broken || f->memory_bytes_per_second <= 0 || f->matmul_flops_per_second[FG_F32] <= 0) return;
     file = path[0] ? fopen(path, "w") : NULL;
     if (file) {
-        fprintf(file, "%.6g %.6g %.6g %.6g %.6g %.6g %.6g %.6g %.6g\n", f->matmul_flops_per_second[FG_F32],
-                f->matmul_tf32_flops_per_second, f->matmul_flops_per_second[FG_F16], f->matmul_flops_per_second[FG_BF16],
-                f->memory_bytes_per_second, f->launch_seconds, f->host_to_device_bytes_per_second,
-                f->device_to_host_bytes_per_second, f->transfer_latency_seconds);
+        fprintf(file, "%.6g %.6g %.6g %.6g %.6g %.6g\n", f->matmul_flops_per_second[FG_F32], f->matmul_tf32_flops_per_second,
+                f->matmul_flops_per_second[FG_F16], f->matmul_flops_per_second[FG_BF16], f->memory_bytes_per_second,
+                f->launch_seconds);
+        for (int direction = 0; direction < 2; direction++)
+            for (int point = 0; point < CUDA_TRANSFER_POINTS; point++)
+                fprintf(file, "%.6g%s", cuda->transfer_curve[direction][point], point < CUDA_TRANSFER_POINTS - 1 ? " " : "\n");
         fclose(file);
     }
 }

@@ -19,7 +19,7 @@
  * always its fastest (on the H100 we measured TF32 and K=768 shapes 10-20% behind PyTorch's call of the
  * same library), so on a shape's first use we time up to HEURISTIC_CANDIDATES of its answers, a few
  * runs each on the caller's own buffers, and keep the fastest: a one-time cost of about
- * 4 x HEURISTIC_CANDIDATES matmuls of that shape.
+ * 4 x HEURISTIC_CANDIDATES (16) matmuls of that shape (about 50 ms for M=8192, K=768, N=3072 in f32).
  */
 #include "cuda_backend.h"
 
@@ -33,7 +33,7 @@
 #define STRINGIFY(x) STRINGIFY_(x)
 #define PLAN_CACHE_SIZE 64
 #define CUBLASLT_WORKSPACE_BYTES (32u << 20)
-#define HEURISTIC_CANDIDATES 8
+#define HEURISTIC_CANDIDATES 16
 #define TIMED_RUNS 3
 
 typedef struct matmul_plan {

@@ -190,7 +190,7 @@ __attribute__((visibility("default"))) const fg_backend_interface *fusegraph_bac
     static const fg_backend_interface interface = {
         FG_BACKEND_ABI_VERSION, "testgpu", testgpu_create, testgpu_destroy, testgpu_describe,
         testgpu_cost_figures, testgpu_default_budget, testgpu_allocate, testgpu_release, testgpu_upload,
-        testgpu_download, testgpu_supports, testgpu_run, testgpu_synchronize, testgpu_last_error, NULL,
+        testgpu_download, testgpu_supports, testgpu_run, testgpu_synchronize, testgpu_last_error, NULL, NULL,
     };
     return &interface;
 }

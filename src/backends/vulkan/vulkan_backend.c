@@ -287,7 +287,7 @@ __attribute__((visibility("default"))) const fg_backend_interface *fusegraph_bac
     static const fg_backend_interface interface = {
         FG_BACKEND_ABI_VERSION, "vulkan", vulkan_create, vulkan_destroy, vulkan_describe, vulkan_cost_figures,
         vulkan_default_budget, vulkan_allocate, vulkan_release, vulkan_upload, vulkan_download, vulkan_supports,
-        vulkan_run, vulkan_synchronize, vulkan_last_error, vulkan_choose_implementation,
+        vulkan_run, vulkan_synchronize, vulkan_last_error, vulkan_choose_implementation, NULL /* transfers: the line */
     };
     return &interface;
 }

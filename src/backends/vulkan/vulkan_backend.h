@@ -65,6 +65,9 @@ typedef struct vulkan_tile_config {
 #define VULKAN_TILE_CONFIG_COUNT 3
 extern const vulkan_tile_config vulkan_tile_configs[VULKAN_TILE_CONFIG_COUNT];
 #define VULKAN_USE_COOPERATIVE VULKAN_TILE_CONFIG_COUNT /* a tile choice meaning the cooperative shader */
+/* The block of out one workgroup of matmul_cooperative.comp computes (its TILE_M, TILE_N). */
+#define VULKAN_COOPERATIVE_TILE_M 128
+#define VULKAN_COOPERATIVE_TILE_N 256
 
 /* The epilogues of a matmul-like node. Each is a pipeline of its own (specialization constants), which the
  * driver compiles on its own, so each gets its own tile choice: a configuration fast for the plain matmul

@@ -142,8 +142,9 @@ fg_status vulkan_record_node(vulkan_backend *vulkan, const fg_node_desc *node, v
             shader = VULKAN_SHADER_MATMUL_COOPERATIVE_F16;
             constants[0] = has_bias;
             constants[1] = gelu;
-            groups[0] = (uint32_t)((node->n + 63) / 64);
-            groups[1] = (uint32_t)((node->m + 63) / 64);
+            push[3] = node->k % 8 == 0 && node->n % 8 == 0; /* 16-byte loads and stores (8 halves) */
+            groups[0] = (uint32_t)((node->n + VULKAN_COOPERATIVE_TILE_N - 1) / VULKAN_COOPERATIVE_TILE_N);
+            groups[1] = (uint32_t)((node->m + VULKAN_COOPERATIVE_TILE_M - 1) / VULKAN_COOPERATIVE_TILE_M);
         } else {
             const vulkan_tile_config *c = &vulkan_tile_configs[tile];
             shader = (vulkan_shader)(VULKAN_SHADER_MATMUL + node->dtype);
@@ -175,7 +176,7 @@ void vulkan_implementation_name(vulkan_backend *vulkan, const fg_node_desc *node
                            : node->gelu_form == FG_GELU_TANH ? " + bias + gelu tanh" : " + bias + gelu exact";
     int tile = vulkan_tile_for_node(vulkan, node);
     if (tile == VULKAN_USE_COOPERATIVE && node->dtype == FG_F16) {
-        snprintf(name, capacity, "matmul cooperative f16 16x16x16, 64x64 tiles%s", epilogue);
+        snprintf(name, capacity, "matmul cooperative f16 16x16x16, %dx%d tiles%s", VULKAN_COOPERATIVE_TILE_M, VULKAN_COOPERATIVE_TILE_N, epilogue);
         return;
     }
     if (tile == VULKAN_USE_COOPERATIVE) tile = 1;

@@ -3,92 +3,201 @@
 // VK_KHR_cooperative_matrix (tensor cores on NVIDIA, matrix cores / WMMA on AMD, XMX on Intel):
 // f16 inputs, f32 accumulation, f16 output.
 //
-// Deliberately small and careful, since no device here can run it (lavapipe has no cooperative
-// matrices): one workgroup of 128 invocations = 4 subgroups of 32 owns a 64 x 64 block of out; each
-// subgroup owns a 32 x 32 quarter, 2 x 2 accumulators of 16 x 16. K advances 32 at a time: the
-// workgroup stages a 64 x 32 panel of a and a 32 x 64 panel of b in shared memory (zero-filled outside
-// the matrices, so any M, K, N works and every cooperative load is in bounds and aligned), and each
-// subgroup multiplies its fragments from there. At the end the accumulators go to shared memory, where
-// every invocation adds bias, applies GELU and writes f16 with bounds checks.
+// Shape of the work. A workgroup of 256 invocations = 8 subgroups of 32 owns a 128 x 256 block of out;
+// the subgroups form a 2 x 4 grid, each owning 64 x 64 = 4 x 4 accumulators of 16 x 16 (f32). Why this
+// size: each 16 x 16 x 16 multiply needs one A and one B fragment from shared memory, and a 4 x 4 block
+// reuses every fragment four times, which keeps the shared-memory traffic under what the tensor cores
+// consume; a large block per workgroup keeps the global (L2) reads per FLOP low.
+//
+// K advances 16 at a time through two shared-memory panel sets (double buffering): while the subgroups
+// multiply the panels of step s, every invocation has already loaded the global data of step s + 1 into
+// registers, and stores it into the other set afterwards, so one barrier per step suffices and the
+// global latency hides behind the tensor-core work. (Two sets of 32-deep panels for this block would
+// need 53 KiB of shared memory; NVIDIA's Vulkan driver offers 48.) Global loads are 16 bytes (8 halves)
+// when K and N are multiples of 8 (the "vector" push constant), else gathered element by element; either
+// way anything outside the matrices reads as zero, so every M, K, N works. Panel rows are padded by 8
+// halves (16 bytes): 48- and 528-byte row pitches put the 8 rows a fragment load reads in different banks.
+//
+// Every loop but K's is unrolled ([[unroll]]): the accumulators and staged registers are indexed by
+// loop counters, and a loop left rolled puts them in (slow, local) memory.
+//
+// Measured on the H100 (NVIDIA 580 driver), f16 4096^3, `FUSEGRAPH_VULKAN_TILE=cooperative fusegraph
+// bench --dtype f16 --op matmul --size 4096`: the first version (64 x 64 per workgroup, rolled loops)
+// 28 TFLOP/s; 128 x 128 unrolled with f16vec4 panels 56; with uvec4 panels 155 (K 32 per panel) or 58
+// (K 16); 4 subgroups of 64 x 64 119; 128 x 256 with K 16 (this file) 170. cuBLAS in the same session:
+// 740. The gap is the instruction set: cuBLAS on Hopper issues wgmma (warpgroup-wide, operands straight
+// from shared memory), which VK_KHR_cooperative_matrix's subgroup-scope multiply does not reach.
+//
+// The epilogue goes through a per-subgroup 16 x 16 f32 scratch in shared memory (cooperative matrices
+// do not say which invocation holds which element, so bias by column cannot be added in registers):
+// each invocation then takes 8 consecutive elements of one row, adds bias, applies GELU, and writes
+// them as one 16-byte store when the row allows it.
+//
 // The backend uses it only when the device lists a 16x16x16 f16 x f16 + f32 -> f32 subgroup-scope
-// configuration in vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR, a subgroup size of 32, and the
-// features this module declares (cooperativeMatrix, shaderFloat16, storageBuffer16BitAccess,
-// vulkanMemoryModel); it needs glslang 13 or later to compile.
+// configuration in vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR, a subgroup size of 32, 37 KiB of
+// shared memory, and the features this module declares (cooperativeMatrix, shaderFloat16,
+// storageBuffer16BitAccess, vulkanMemoryModel); it needs glslang 13 or later to compile.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_KHR_shader_subgroup_basic : require
+#extension GL_EXT_control_flow_attributes : require
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #include "gelu.glsl"
 
-layout(local_size_x = 128) in;
+// The subgroup grid; the build may override it (-DSUBGROUPS_M=2 -DSUBGROUPS_N=2: 4 subgroups of 64 x 64).
+#ifndef SUBGROUPS_M
+#define SUBGROUPS_M 2
+#endif
+#ifndef SUBGROUPS_N
+#define SUBGROUPS_N 4
+#endif
+const uint SUBGROUPS = SUBGROUPS_M * SUBGROUPS_N, INVOCATIONS = 32 * SUBGROUPS;
+layout(local_size_x = INVOCATIONS) in;
 layout(constant_id = 0) const uint HAS_BIAS = 0;
 layout(constant_id = 1) const uint GELU_FORM = GELU_NONE;
 
-const uint TILE = 64;     // the workgroup's block of out
-const uint STEP_K = 32;   // K per shared-memory panel
-const uint FRAGMENT = 16; // cooperative matrix M = N = K
+#ifndef TILE_N_SIZE
+#define TILE_N_SIZE 256
+#endif
+#ifndef STEP_K_SIZE
+#define STEP_K_SIZE 16
+#endif
+const uint TILE_M = 128, TILE_N = TILE_N_SIZE; // the workgroup's block of out (VULKAN_COOPERATIVE_TILE_*)
+const uint STEP_K = STEP_K_SIZE;               // K per panel
+const uint FRAGMENT = 16;              // cooperative matrix M = N = K
+const uint SUBGROUP_M = TILE_M / SUBGROUPS_M, SUBGROUP_N = TILE_N / SUBGROUPS_N;
+// 16-byte loads per invocation and panel; a panel row holds A_GROUPS (B_GROUPS) of them.
+const uint A_LOADS = TILE_M * STEP_K / 8u / INVOCATIONS, B_LOADS = STEP_K * TILE_N / 8u / INVOCATIONS;
+const uint A_GROUPS = STEP_K / 8u, B_GROUPS = TILE_N / 8u;
+const uint FRAGMENTS_M = SUBGROUP_M / FRAGMENT, FRAGMENTS_N = SUBGROUP_N / FRAGMENT;
+// Panels hold uvec4 (8 halves, what one 16-byte global load brings); the cooperative loads read them as
+// f16 (SPV_KHR_cooperative_matrix reinterprets the pointer's type), with strides and offsets in uvec4s.
+const uint A_STRIDE = (STEP_K + 8u) / 8u; // a row of the A panel: STEP_K halves + 8 of padding
+const uint B_STRIDE = (TILE_N + 8u) / 8u; // a row of the B panel: TILE_N halves + 8 of padding
+const uint A_PANEL = TILE_M * A_STRIDE, B_PANEL = STEP_K * B_STRIDE;
 
 layout(std430, binding = 0) readonly buffer InputA { float16_t a[]; };
+layout(std430, binding = 0) readonly buffer InputAVector { uvec4 a8[]; };
 layout(std430, binding = 1) readonly buffer InputB { float16_t b[]; };
+layout(std430, binding = 1) readonly buffer InputBVector { uvec4 b8[]; };
 layout(std430, binding = 2) readonly buffer Bias { float16_t bias[]; };
 layout(std430, binding = 3) writeonly buffer Output { float16_t result[]; };
+layout(std430, binding = 3) writeonly buffer OutputVector { uvec4 result8[]; };
 
 layout(push_constant) uniform Parameters { uint m; uint k; uint n; uint vector; } parameters;
 
-shared float16_t panel_a[TILE * STEP_K]; // row-major, TILE rows of STEP_K
-shared float16_t panel_b[STEP_K * TILE]; // row-major, STEP_K rows of TILE
-shared float panel_out[TILE * TILE];
+shared uvec4 panel_a[2u * A_PANEL];
+shared uvec4 panel_b[2u * B_PANEL];
+shared float scratch[SUBGROUPS * FRAGMENT * FRAGMENT];
+
+// The next step's panels, in registers between the global load and the shared store: each invocation
+// moves A_LOADS x 8 halves of A and B_LOADS x 8 of B.
+uvec4 staged_a[A_LOADS], staged_b[B_LOADS];
+
+uvec4 pack8(float16_t h[8])
+{
+    return uvec4(packFloat2x16(f16vec2(h[0], h[1])), packFloat2x16(f16vec2(h[2], h[3])), packFloat2x16(f16vec2(h[4], h[5])),
+                 packFloat2x16(f16vec2(h[6], h[7])));
+}
+
+void load_panels(uint k0, uint row0, uint column0)
+{
+    uint M = parameters.m, K = parameters.k, N = parameters.n;
+    [[unroll]] for (uint i = 0u; i < A_LOADS; i++) {
+        uint index = gl_LocalInvocationID.x + INVOCATIONS * i;
+        uint row = row0 + index / A_GROUPS, k = k0 + (index % A_GROUPS) * 8u;
+        if (parameters.vector != 0u) {
+            staged_a[i] = row < M && k < K ? a8[(row * K + k) / 8u] : uvec4(0u);
+        } else {
+            float16_t h[8];
+            [[unroll]] for (uint e = 0u; e < 8u; e++) h[e] = row < M && k + e < K ? a[row * K + k + e] : float16_t(0.0);
+            staged_a[i] = pack8(h);
+        }
+    }
+    [[unroll]] for (uint i = 0u; i < B_LOADS; i++) {
+        uint index = gl_LocalInvocationID.x + INVOCATIONS * i;
+        uint k = k0 + index / B_GROUPS, column = column0 + (index % B_GROUPS) * 8u;
+        if (parameters.vector != 0u) {
+            staged_b[i] = k < K && column < N ? b8[(k * N + column) / 8u] : uvec4(0u);
+        } else {
+            float16_t h[8];
+            [[unroll]] for (uint e = 0u; e < 8u; e++) h[e] = k < K && column + e < N ? b[k * N + column + e] : float16_t(0.0);
+            staged_b[i] = pack8(h);
+        }
+    }
+}
+
+void store_panels(uint set)
+{
+    [[unroll]] for (uint i = 0u; i < A_LOADS; i++) {
+        uint index = gl_LocalInvocationID.x + INVOCATIONS * i;
+        panel_a[set * A_PANEL + (index / A_GROUPS) * A_STRIDE + index % A_GROUPS] = staged_a[i];
+    }
+    [[unroll]] for (uint i = 0u; i < B_LOADS; i++) {
+        uint index = gl_LocalInvocationID.x + INVOCATIONS * i;
+        panel_b[set * B_PANEL + (index / B_GROUPS) * B_STRIDE + index % B_GROUPS] = staged_b[i];
+    }
+}
 
 void main()
 {
     uint M = parameters.m, K = parameters.k, N = parameters.n;
-    uint thread = gl_LocalInvocationID.x;
-    uint row0 = gl_WorkGroupID.y * TILE, column0 = gl_WorkGroupID.x * TILE;
-    uint sub_row = (gl_SubgroupID / 2u) * 32u, sub_column = (gl_SubgroupID % 2u) * 32u;
+    uint row0 = gl_WorkGroupID.y * TILE_M, column0 = gl_WorkGroupID.x * TILE_N;
+    uint sub_row = (gl_SubgroupID / SUBGROUPS_N) * SUBGROUP_M, sub_column = (gl_SubgroupID % SUBGROUPS_N) * SUBGROUP_N;
 
-    coopmat<float, gl_ScopeSubgroup, FRAGMENT, FRAGMENT, gl_MatrixUseAccumulator> accumulator[4];
-    for (uint i = 0u; i < 4u; i++) accumulator[i] = coopmat<float, gl_ScopeSubgroup, FRAGMENT, FRAGMENT, gl_MatrixUseAccumulator>(0.0);
+    coopmat<float, gl_ScopeSubgroup, FRAGMENT, FRAGMENT, gl_MatrixUseAccumulator> accumulator[FRAGMENTS_M * FRAGMENTS_N];
+    [[unroll]] for (uint i = 0u; i < FRAGMENTS_M * FRAGMENTS_N; i++)
+        accumulator[i] = coopmat<float, gl_ScopeSubgroup, FRAGMENT, FRAGMENT, gl_MatrixUseAccumulator>(0.0);
 
-    for (uint k0 = 0u; k0 < K; k0 += STEP_K) {
-        for (uint l = thread; l < TILE * STEP_K; l += 128u) {
-            uint r = l / STEP_K, c = l % STEP_K;
-            uint row = row0 + r, k = k0 + c;
-            panel_a[l] = row < M && k < K ? a[row * K + k] : float16_t(0.0);
-        }
-        for (uint l = thread; l < STEP_K * TILE; l += 128u) {
-            uint r = l / TILE, c = l % TILE;
-            uint k = k0 + r, column = column0 + c;
-            panel_b[l] = k < K && column < N ? b[k * N + column] : float16_t(0.0);
-        }
-        barrier();
-        for (uint kk = 0u; kk < STEP_K; kk += FRAGMENT) {
-            coopmat<float16_t, gl_ScopeSubgroup, FRAGMENT, FRAGMENT, gl_MatrixUseA> fragment_a[2];
-            coopmat<float16_t, gl_ScopeSubgroup, FRAGMENT, FRAGMENT, gl_MatrixUseB> fragment_b[2];
-            for (uint i = 0u; i < 2u; i++)
-                coopMatLoad(fragment_a[i], panel_a, (sub_row + i * FRAGMENT) * STEP_K + kk, STEP_K,
-                            gl_CooperativeMatrixLayoutRowMajor);
-            for (uint j = 0u; j < 2u; j++)
-                coopMatLoad(fragment_b[j], panel_b, kk * TILE + sub_column + j * FRAGMENT, TILE,
-                            gl_CooperativeMatrixLayoutRowMajor);
-            for (uint i = 0u; i < 2u; i++)
-                for (uint j = 0u; j < 2u; j++)
-                    accumulator[i * 2u + j] = coopMatMulAdd(fragment_a[i], fragment_b[j], accumulator[i * 2u + j]);
-        }
-        barrier();
-    }
-
-    for (uint i = 0u; i < 2u; i++)
-        for (uint j = 0u; j < 2u; j++)
-            coopMatStore(accumulator[i * 2u + j], panel_out, (sub_row + i * FRAGMENT) * TILE + sub_column + j * FRAGMENT,
-                         TILE, gl_CooperativeMatrixLayoutRowMajor);
+    load_panels(0u, row0, column0);
+    store_panels(0u);
     barrier();
-    for (uint l = thread; l < TILE * TILE; l += 128u) {
-        uint row = row0 + l / TILE, column = column0 + l % TILE;
-        if (row >= M || column >= N) continue;
-        float value = panel_out[l];
-        if (HAS_BIAS != 0u) value += float(bias[column]);
-        result[row * N + column] = float16_t(gelu(value, GELU_FORM));
+    uint set = 0u;
+    for (uint k0 = 0u; k0 < K; k0 += STEP_K) {
+        bool more = k0 + STEP_K < K;
+        if (more) load_panels(k0 + STEP_K, row0, column0);
+        [[unroll]] for (uint kk = 0u; kk < STEP_K; kk += FRAGMENT) {
+            coopmat<float16_t, gl_ScopeSubgroup, FRAGMENT, FRAGMENT, gl_MatrixUseA> fragment_a[FRAGMENTS_M];
+            coopmat<float16_t, gl_ScopeSubgroup, FRAGMENT, FRAGMENT, gl_MatrixUseB> fragment_b[FRAGMENTS_N];
+            [[unroll]] for (uint i = 0u; i < FRAGMENTS_M; i++)
+                coopMatLoad(fragment_a[i], panel_a, set * A_PANEL + (sub_row + i * FRAGMENT) * A_STRIDE + kk / 8u, A_STRIDE,
+                            gl_CooperativeMatrixLayoutRowMajor);
+            [[unroll]] for (uint j = 0u; j < FRAGMENTS_N; j++)
+                coopMatLoad(fragment_b[j], panel_b, set * B_PANEL + kk * B_STRIDE + (sub_column + j * FRAGMENT) / 8u, B_STRIDE,
+                            gl_CooperativeMatrixLayoutRowMajor);
+            [[unroll]] for (uint i = 0u; i < FRAGMENTS_M; i++)
+                [[unroll]] for (uint j = 0u; j < FRAGMENTS_N; j++)
+                    accumulator[i * FRAGMENTS_N + j] = coopMatMulAdd(fragment_a[i], fragment_b[j], accumulator[i * FRAGMENTS_N + j]);
+        }
+        if (more) store_panels(set ^ 1u);
+        barrier();
+        set ^= 1u;
     }
+
+    uint lane = gl_SubgroupInvocationID, base = gl_SubgroupID * FRAGMENT * FRAGMENT;
+    uint r = lane / 2u, c = (lane % 2u) * 8u;
+    [[unroll]] for (uint i = 0u; i < FRAGMENTS_M; i++)
+        [[unroll]] for (uint j = 0u; j < FRAGMENTS_N; j++) {
+            coopMatStore(accumulator[i * FRAGMENTS_N + j], scratch, base, FRAGMENT, gl_CooperativeMatrixLayoutRowMajor);
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
+            uint row = row0 + sub_row + i * FRAGMENT + r, column = column0 + sub_column + j * FRAGMENT + c;
+            if (row < M && column < N) {
+                float16_t h[8];
+                [[unroll]] for (uint e = 0u; e < 8u; e++) {
+                    float value = scratch[base + r * FRAGMENT + c + e];
+                    if (HAS_BIAS != 0u && column + e < N) value += float(bias[column + e]);
+                    h[e] = float16_t(gelu(value, GELU_FORM));
+                }
+                if (parameters.vector != 0u && column + 8u <= N) {
+                    result8[(row * N + column) / 8u] = pack8(h);
+                } else {
+                    [[unroll]] for (uint e = 0u; e < 8u; e++)
+                        if (column + e < N) result[row * N + column + e] = h[e];
+                }
+            }
+            subgroupBarrier();
+        }
 }

@@ -1,0 +1,127 @@
+/*
+ * cpu_measure.c — measured times of small matmul-like nodes on the CPU, for the planner
+ * (fg_backend_interface.choose_implementation).
+ *
+ * The CPU's cost figures come from a 512^3 GEMM, and a GEMM library runs small or skinny shapes far
+ * below that rate: measured on the H100 host (16 cores, oneDNN), the 1-token transformer MLP (768 x
+ * 3072 and back, 9.4 MB of weights) took 116 us where the roofline said 79, and with 16 tokens 262 us
+ * where it said 137. Those are exactly the shapes where the GPU's launch and transfer costs make the
+ * choice close, so there the planner gets a measurement instead of a guess: on a shape's first use,
+ * one warm-up and five timed runs on scratch buffers, the median, kept in a table for the process.
+ *
+ * Only nodes the roofline puts under MEASURE_BELOW_SECONDS are measured (a one-time cost of about six
+ * times the node); larger ones are far from any GPU's crossover and keep the roofline. Elementwise ops
+ * are streaming and the figures' bandwidth describes them; they are not measured.
+ */
+#include "../../backend.h"
+#include "../../internal.h"
+#include "cpu_dispatch.h"
+#include "cpu_kernels.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MEASURE_BELOW_SECONDS 1e-3
+#define MEASURED_SHAPES 128
+#define TIMED_RUNS 5
+
+typedef struct measured_shape {
+    fg_op op;
+    fg_dtype dtype;
+    fg_gelu_form gelu_form;
+    int64_t m, k, n;
+    double seconds;
+} measured_shape;
+
+static measured_shape measured[MEASURED_SHAPES];
+static int measured_count, next_replaced;
+static pthread_mutex_t measured_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int is_matmul_like(fg_op op)
+{
+    return op == FG_OP_MATMUL || op == FG_OP_FUSED_MATMUL_ADD || op == FG_OP_FUSED_MATMUL_ADD_GELU;
+}
+
+static int same_shape(const measured_shape *entry, const fg_node_desc *node)
+{
+    return entry->op == node->op && entry->dtype == node->dtype && entry->m == node->m && entry->k == node->k &&
+           entry->n == node->n && (node->op != FG_OP_FUSED_MATMUL_ADD_GELU || entry->gelu_form == node->gelu_form);
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Fills bytes with a small non-zero value of dtype (1/64), so no input is zeros or denormal. */
+static void fill(void *buffer, int64_t elements, fg_dtype dtype)
+{
+    if (dtype == FG_F32) {
+        for (int64_t i = 0; i < elements; i++) ((float *)buffer)[i] = 0.015625f;
+    } else {
+        uint16_t bits = dtype == FG_F16 ? 0x2400 : 0x3C80; /* 1/64 in f16, in bf16 */
+        for (int64_t i = 0; i < elements; i++) ((uint16_t *)buffer)[i] = bits;
+    }
+}
+
+/* Median seconds of the node on scratch buffers; 0 when it could not run. */
+static double time_node(const fg_node_desc *node)
+{
+    size_t element = node->dtype == FG_F32 ? 4 : 2;
+    int64_t counts[4] = {node->m * node->k, node->k * node->n, node->n, node->m * node->n};
+    void *buffers[4] = {NULL, NULL, NULL, NULL};
+    int ok = 1;
+    for (int i = 0; i < 4 && ok; i++) {
+        buffers[i] = fg_aligned_alloc((size_t)counts[i] * element);
+        ok = buffers[i] != NULL;
+        if (ok && i < 3) fill(buffers[i], counts[i], node->dtype);
+    }
+    double times[TIMED_RUNS], seconds = 0;
+    ok = ok && cpu_run_node(node, buffers, buffers[3]) == FG_OK; /* warm-up: thread pool, primitive creation */
+    for (int r = 0; r < TIMED_RUNS && ok; r++) {
+        double start = fg_now_seconds();
+        ok = cpu_run_node(node, buffers, buffers[3]) == FG_OK;
+        times[r] = fg_now_seconds() - start;
+    }
+    if (ok) {
+        qsort(times, TIMED_RUNS, sizeof *times, compare_doubles);
+        seconds = times[TIMED_RUNS / 2];
+    }
+    for (int i = 0; i < 4; i++) fg_aligned_free(buffers[i]);
+    return seconds;
+}
+
+fg_status cpu_choose_implementation(void *state, const fg_node_desc *node, char *name, size_t capacity,
+                                    double *out_measured_seconds)
+{
+    const fg_cost_figures *figures = state;
+    *out_measured_seconds = 0;
+    if (!is_matmul_like(node->op)) {
+        snprintf(name, capacity, "%s", cpu_has_avx2() ? "AVX2" : "scalar");
+        return FG_OK;
+    }
+    snprintf(name, capacity, "%s", matmul_library_name());
+    double rate = figures->matmul_flops_per_second[node->dtype];
+    double roofline = rate > 0 ? 2.0 * (double)node->m * (double)node->k * (double)node->n / rate : 0;
+    if (roofline >= MEASURE_BELOW_SECONDS || !cpu_supports_node(node)) return FG_OK;
+    /* One lock around lookup and measurement: two threads planning the same shape measure it once, and
+     * timings are not disturbed by each other. */
+    pthread_mutex_lock(&measured_lock);
+    for (int i = 0; i < measured_count; i++)
+        if (same_shape(&measured[i], node)) {
+            *out_measured_seconds = measured[i].seconds;
+            pthread_mutex_unlock(&measured_lock);
+            return FG_OK;
+        }
+    double seconds = time_node(node);
+    if (seconds > 0) {
+        int slot = measured_count < MEASURED_SHAPES ? measured_count++ : (next_replaced++ % MEASURED_SHAPES);
+        measured[slot] = (measured_shape){node->op, node->dtype, node->gelu_form, node->m, node->k, node->n, seconds};
+    }
+    pthread_mutex_unlock(&measured_lock);
+    *out_measured_seconds = seconds;
+    return FG_OK;
+}
