@@ -110,10 +110,20 @@ double bench_time(fg_context *context, bench_graph *g, const fg_plan_options *op
 {
     fg_plan *plan = NULL;
     if (fg_plan_create(context, g->graph, options, &plan) != FG_OK) return -1;
-    /* The implementation the backend chose for the (single) node, as the plan explains it. */
-    const char *named = strstr(fg_plan_explain(plan), "implementation ");
+    /* The implementation the chosen device runs the (single) node with, as the plan explains it: the
+     * line under that device's estimate line ("    cuda     compute ..."). */
     g->implementation[0] = 0;
-    if (named) sscanf(named + strlen("implementation "), "%47[^,\n ]", g->implementation);
+    int device = -1;
+    fg_device_info info;
+    if (fg_plan_node_device(plan, 0, &device) == FG_OK && fg_context_device_info(context, device, &info) == FG_OK) {
+        char needle[48];
+        snprintf(needle, sizeof needle, "\n    %-8s compute", info.backend);
+        const char *line = strstr(fg_plan_explain(plan), needle);
+        const char *next = line ? strchr(line + 1, '\n') : NULL;
+        static const char marker[] = "\n             implementation ";
+        if (next && strncmp(next, marker, strlen(marker)) == 0)
+            sscanf(next + strlen(marker), "%95[^,\n]", g->implementation);
+    }
     fg_binding inputs[2], output = {g->output, g->out};
     for (int i = 0; i < g->input_count; i++) inputs[i] = (fg_binding){g->inputs[i], g->data[i]};
     double first = 0, median = 0;

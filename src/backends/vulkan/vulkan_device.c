@@ -288,7 +288,7 @@ static fg_status create_device(vulkan_backend *vulkan, char *reason, size_t capa
     vulkan->has_cooperative = VULKAN_HAVE_COOPERATIVE_SHADER && cooperative_extension && cooperative.cooperativeMatrix &&
                               float16.shaderFloat16 && memory_model.vulkanMemoryModel && vulkan->has_16bit_storage &&
                               vulkan->subgroup_size == 32 && vulkan->properties.apiVersion >= VK_API_VERSION_1_3 &&
-                              vulkan->properties.limits.maxComputeSharedMemorySize >= 37376 && /* the shader's panels and scratch */
+                              vulkan->properties.limits.maxComputeSharedMemorySize >= 35328 && /* the shader's panels and scratch */
                               cooperative_configuration(vulkan);
     if (vulkan_setting(vulkan, "FUSEGRAPH_VULKAN_NO_COOPERATIVE")) vulkan->has_cooperative = 0;
 

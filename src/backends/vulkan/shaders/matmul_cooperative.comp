@@ -9,24 +9,27 @@
 // reuses every fragment four times, which keeps the shared-memory traffic under what the tensor cores
 // consume; a large block per workgroup keeps the global (L2) reads per FLOP low.
 //
-// K advances 16 at a time through two shared-memory panel sets (double buffering): while the subgroups
-// multiply the panels of step s, every invocation has already loaded the global data of step s + 1 into
-// registers, and stores it into the other set afterwards, so one barrier per step suffices and the
-// global latency hides behind the tensor-core work. (Two sets of 32-deep panels for this block would
-// need 53 KiB of shared memory; NVIDIA's Vulkan driver offers 48.) Global loads are 16 bytes (8 halves)
-// when K and N are multiples of 8 (the "vector" push constant), else gathered element by element; either
-// way anything outside the matrices reads as zero, so every M, K, N works. Panel rows are padded by 8
-// halves (16 bytes): 48- and 528-byte row pitches put the 8 rows a fragment load reads in different banks.
+// K advances 32 at a time through one shared-memory panel set: while the subgroups multiply the panels
+// of step s, every invocation has already loaded the global data of step s + 1 into registers, and
+// stores it into the panels after a barrier, so the global latency hides behind the tensor-core work.
+// Two panel sets (double buffering, one barrier per step) are the alternative (PANEL_SETS 2): for this
+// block with 32-deep panels they need 53 KiB of shared memory, past the 48 KiB NVIDIA's Vulkan driver
+// offers, and with 16-deep ones they measured slower (below). Global loads are 16 bytes (8 halves) when
+// K and N are multiples of 8 (the "vector" push constant), else gathered element by element; either way
+// anything outside the matrices reads as zero, so every M, K, N works. Panel rows are padded by 8 halves
+// (16 bytes): 80- and 528-byte row pitches put the 8 rows a fragment load reads in different banks.
 //
 // Every loop but K's is unrolled ([[unroll]]): the accumulators and staged registers are indexed by
 // loop counters, and a loop left rolled puts them in (slow, local) memory.
 //
 // Measured on the H100 (NVIDIA 580 driver), f16 4096^3, `FUSEGRAPH_VULKAN_TILE=cooperative fusegraph
 // bench --dtype f16 --op matmul --size 4096`: the first version (64 x 64 per workgroup, rolled loops)
-// 28 TFLOP/s; 128 x 128 unrolled with f16vec4 panels 56; with uvec4 panels 155 (K 32 per panel) or 58
-// (K 16); 4 subgroups of 64 x 64 119; 128 x 256 with K 16 (this file) 170. cuBLAS in the same session:
-// 740. The gap is the instruction set: cuBLAS on Hopper issues wgmma (warpgroup-wide, operands straight
-// from shared memory), which VK_KHR_cooperative_matrix's subgroup-scope multiply does not reach.
+// 28 TFLOP/s; 128 x 128 unrolled with f16vec4 panels 56; with uvec4 panels 155 (K 32 per panel, two
+// sets) or 58 (K 16); 4 subgroups of 64 x 64 119; 128 x 256 with K 16, two sets 170. Then on an H200,
+// one run: 128 x 256 K 16 two sets 149, 256 x 128 K 16 two sets 146, 128 x 256 K 32 one set (this file)
+// 192, 256 x 128 K 32 one set 183; cuBLAS 731. The gap is the instruction set: cuBLAS on Hopper issues
+// wgmma (warpgroup-wide, operands straight from shared memory), which VK_KHR_cooperative_matrix's
+// subgroup-scope multiply does not reach.
 //
 // The epilogue goes through a per-subgroup 16 x 16 f32 scratch in shared memory (cooperative matrices
 // do not say which invocation holds which element, so bias by column cannot be added in registers):
@@ -34,7 +37,7 @@
 // them as one 16-byte store when the row allows it.
 //
 // The backend uses it only when the device lists a 16x16x16 f16 x f16 + f32 -> f32 subgroup-scope
-// configuration in vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR, a subgroup size of 32, 37 KiB of
+// configuration in vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR, a subgroup size of 32, 35 KiB of
 // shared memory, and the features this module declares (cooperativeMatrix, shaderFloat16,
 // storageBuffer16BitAccess, vulkanMemoryModel); it needs glslang 13 or later to compile.
 #extension GL_GOOGLE_include_directive : require
@@ -46,7 +49,7 @@
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #include "gelu.glsl"
 
-// The subgroup grid; the build may override it (-DSUBGROUPS_M=2 -DSUBGROUPS_N=2: 4 subgroups of 64 x 64).
+// The shape parameters (defaults: the measured best, see above); a build may override them with -D.
 #ifndef SUBGROUPS_M
 #define SUBGROUPS_M 2
 #endif
@@ -62,9 +65,15 @@ layout(constant_id = 1) const uint GELU_FORM = GELU_NONE;
 #define TILE_N_SIZE 256
 #endif
 #ifndef STEP_K_SIZE
-#define STEP_K_SIZE 16
+#define STEP_K_SIZE 32
 #endif
-const uint TILE_M = 128, TILE_N = TILE_N_SIZE; // the workgroup's block of out (VULKAN_COOPERATIVE_TILE_*)
+#ifndef TILE_M_SIZE
+#define TILE_M_SIZE 128
+#endif
+#ifndef PANEL_SETS
+#define PANEL_SETS 1
+#endif
+const uint TILE_M = TILE_M_SIZE, TILE_N = TILE_N_SIZE; // the workgroup's block of out (VULKAN_COOPERATIVE_TILE_*)
 const uint STEP_K = STEP_K_SIZE;               // K per panel
 const uint FRAGMENT = 16;              // cooperative matrix M = N = K
 const uint SUBGROUP_M = TILE_M / SUBGROUPS_M, SUBGROUP_N = TILE_N / SUBGROUPS_N;
@@ -88,8 +97,8 @@ layout(std430, binding = 3) writeonly buffer OutputVector { uvec4 result8[]; };
 
 layout(push_constant) uniform Parameters { uint m; uint k; uint n; uint vector; } parameters;
 
-shared uvec4 panel_a[2u * A_PANEL];
-shared uvec4 panel_b[2u * B_PANEL];
+shared uvec4 panel_a[PANEL_SETS * A_PANEL];
+shared uvec4 panel_b[PANEL_SETS * B_PANEL];
 shared float scratch[SUBGROUPS * FRAGMENT * FRAGMENT];
 
 // The next step's panels, in registers between the global load and the shared store: each invocation
@@ -171,9 +180,15 @@ void main()
                 [[unroll]] for (uint j = 0u; j < FRAGMENTS_N; j++)
                     accumulator[i * FRAGMENTS_N + j] = coopMatMulAdd(fragment_a[i], fragment_b[j], accumulator[i * FRAGMENTS_N + j]);
         }
+#if PANEL_SETS == 2
         if (more) store_panels(set ^ 1u);
         barrier();
         set ^= 1u;
+#else
+        barrier();
+        if (more) store_panels(0u);
+        barrier();
+#endif
     }
 
     uint lane = gl_SubgroupInvocationID, base = gl_SubgroupID * FRAGMENT * FRAGMENT;
