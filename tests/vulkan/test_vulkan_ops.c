@@ -63,7 +63,7 @@ static double run_case(fg_context *context, int device, kind kind, fg_dtype dtyp
                                                                                 : reference_gelu(a[i], form);
     }
     fg_graph *graph = NULL;
-    fg_value va, vb = -1, vbias = -1, out = -1;
+    fg_value va = -1, vb = -1, vbias = -1, out = -1;
     fg_status status = fg_graph_create(&graph);
     if (status == FG_OK) status = fg_graph_input(graph, "a", dtype, 2, a_dims, &va);
     if (status == FG_OK && kind == ADD) status = fg_graph_input(graph, "b", dtype, 2, a_dims, &vb);

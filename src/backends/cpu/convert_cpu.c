@@ -11,6 +11,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define HAVE_X86 1
 #else
@@ -89,7 +90,12 @@ __attribute__((target("avx2,f16c"))) static void f32_to_f16_f16c(uint16_t *out, 
 static int has_f16c(void)
 {
     static int cached = -1;
-    if (cached < 0) cached = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx2");
+    if (cached < 0) {
+        /* F16C is CPUID.1:ECX bit 29, read directly: clang 14's __builtin_cpu_supports does not know
+         * "f16c". AVX2 through the builtin, which also checks that the OS saves the YMM registers. */
+        unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+        cached = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)) && __builtin_cpu_supports("avx2");
+    }
     return cached;
 }
 #endif
