@@ -326,7 +326,7 @@ void fg_graph_describe_node(const fg_graph *graph, const fg_node_record *node, f
     for (int i = 0; i < node->input_count; i++) desc->inputs[i] = graph->values[node->inputs[i]].shape;
     desc->output = graph->values[node->output].shape;
     desc->elements = fg_shape_elements(&desc->output);
-    if (node->op == FG_OP_MATMUL || node->op == FG_OP_FUSED_MATMUL_ADD || node->op == FG_OP_FUSED_MATMUL_ADD_GELU) {
+    if (fg_op_is_matmul_like(node->op)) {
         const fg_shape *a = &desc->inputs[0];
         desc->k = a->dims[a->rank - 1];
         desc->n = desc->inputs[1].dims[1];

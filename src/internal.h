@@ -34,4 +34,10 @@ void fg_aligned_free(void *pointer);
 /* Monotonic seconds. */
 double fg_now_seconds(void);
 
+/* MatMul and the fused nodes built on it: the ops with M, K, N and 2 M K N FLOPs. */
+static inline int fg_op_is_matmul_like(fg_op op)
+{
+    return op == FG_OP_MATMUL || op == FG_OP_FUSED_MATMUL_ADD || op == FG_OP_FUSED_MATMUL_ADD_GELU;
+}
+
 #endif /* FUSEGRAPH_INTERNAL_H */

@@ -35,11 +35,6 @@ size_t fg_plan_value_bytes(const fg_plan *plan, fg_value value)
     return (size_t)fg_shape_elements(&record->shape) * fg_dtype_size(record->dtype);
 }
 
-static int is_matmul_like(fg_op op)
-{
-    return op == FG_OP_MATMUL || op == FG_OP_FUSED_MATMUL_ADD || op == FG_OP_FUSED_MATMUL_ADD_GELU;
-}
-
 /* One leg between host memory and device d: the backend's measured curve when it has one, else the
  * figures' line (bytes / rate + latency). */
 static double leg_seconds(const fg_device *device, size_t bytes, int to_device)
@@ -83,7 +78,7 @@ static void estimate(const fg_plan *plan, const fg_plan_step *step, const unsign
     const fg_cost_figures *cost = &device->info.cost;
     double bytes = (double)fg_plan_value_bytes(plan, node->output);
     for (int i = 0; i < node->input_count; i++) bytes += (double)fg_plan_value_bytes(plan, node->inputs[i]);
-    if (is_matmul_like(desc->op)) {
+    if (fg_op_is_matmul_like(desc->op)) {
         double rate = cost->matmul_flops_per_second[desc->dtype];
         if (desc->dtype == FG_F32 && desc->precision == FG_PRECISION_TF32 && cost->matmul_tf32_flops_per_second > 0)
             rate = cost->matmul_tf32_flops_per_second;
@@ -158,8 +153,8 @@ static void choose(fg_plan *plan, fg_plan_step *step, unsigned *locations, int u
     locations[node->output] = 1u << best;
 }
 
-/* Places every step in order (uniform >= 0: on that device wherever it can run the node); returns the
- * sum of the chosen estimates' totals, or -1 when some node has no device. */
+/* Places every step in order; returns the sum of the chosen estimates' totals, or -1 when some node has
+ * no device. uniform >= 0 asks for every node on that device: -1 as soon as one cannot run there. */
 static double place(fg_plan *plan, unsigned *locations, int uniform)
 {
     for (int v = 0; v < plan->graph->value_count; v++) locations[v] = 1u << FG_CPU_DEVICE;
@@ -167,18 +162,10 @@ static double place(fg_plan *plan, unsigned *locations, int uniform)
     for (int s = 0; s < plan->step_count; s++) {
         fg_plan_step *step = &plan->steps[s];
         choose(plan, step, locations, uniform);
-        if (step->device < 0) return -1;
+        if (step->device < 0 || (uniform >= 0 && step->device != uniform)) return -1;
         total += step->estimates[step->device].total;
     }
     return total;
-}
-
-/* 1 when the last placement put every step on device d (it can run them all). */
-static int uniform_holds(const fg_plan *plan, int d)
-{
-    for (int s = 0; s < plan->step_count; s++)
-        if (plan->steps[s].device != d) return 0;
-    return 1;
 }
 
 fg_status fg_plan_create(fg_context *context, const fg_graph *graph, const fg_plan_options *options, fg_plan **out_plan)
@@ -235,7 +222,7 @@ fg_status fg_plan_create(fg_context *context, const fg_graph *graph, const fg_pl
     for (int d = 0; d < context->device_count && greedy >= 0 && !plan->options.use_forced_device; d++) {
         if (!context->devices[d].info.ready) continue;
         double total = place(plan, locations, d);
-        if (total >= 0 && total < best_total * 0.999 && uniform_holds(plan, d)) best_total = total, best_uniform = d;
+        if (total >= 0 && total < best_total * 0.999) best_total = total, best_uniform = d;
     }
     if (greedy >= 0 && !plan->options.use_forced_device) place(plan, locations, best_uniform);
     if (best_uniform >= 0)

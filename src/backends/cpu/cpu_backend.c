@@ -24,13 +24,13 @@
 static fg_cost_figures measured_figures;
 static pthread_once_t measure_once = PTHREAD_ONCE_INIT;
 
-static double best_of(int repeats, void (*work)(void *), void *argument)
+double cpu_best_of(int repeats, int (*work)(void *), void *argument)
 {
     double best = 1e30;
-    work(argument); /* warm-up: thread pools, page faults */
+    if (!work(argument)) return 0; /* warm-up: thread pools, page faults */
     for (int i = 0; i < repeats; i++) {
         double start = fg_now_seconds();
-        work(argument);
+        if (!work(argument)) return 0;
         double elapsed = fg_now_seconds() - start;
         if (elapsed < best) best = elapsed;
     }
@@ -42,16 +42,18 @@ typedef struct measure_buffers {
     int64_t size;
 } measure_buffers;
 
-static void gemm_work(void *argument)
+static int gemm_work(void *argument)
 {
     measure_buffers *m = argument;
     matmul_forward(m->c, m->a, m->b, m->size, m->size, m->size);
+    return 1;
 }
 
-static void add_work(void *argument)
+static int add_work(void *argument)
 {
     measure_buffers *m = argument;
     add_forward(m->c, m->a, m->b, m->size);
+    return 1;
 }
 
 static void measure(void)
@@ -70,16 +72,16 @@ static void measure(void)
             m.a[i] = (float)(i % 97) * 0.01f;
             m.b[i] = (float)(i % 89) * 0.02f;
         }
-        double gemm = best_of(3, gemm_work, &m);
+        double gemm = cpu_best_of(3, gemm_work, &m);
         measured_figures.matmul_flops_per_second[FG_F32] = 2.0 * 512 * 512 * 512 / gemm;
         /* f16/bf16 run as f32 after widening: the same GEMM rate (the conversions are memory traffic). */
         measured_figures.matmul_flops_per_second[FG_F16] = measured_figures.matmul_flops_per_second[FG_F32];
         measured_figures.matmul_flops_per_second[FG_BF16] = measured_figures.matmul_flops_per_second[FG_F32];
         m.size = elements;
-        double add = best_of(3, add_work, &m);
+        double add = cpu_best_of(3, add_work, &m);
         measured_figures.memory_bytes_per_second = 12.0 * (double)elements / add;
         m.size = 64;
-        measured_figures.launch_seconds = best_of(20, add_work, &m);
+        measured_figures.launch_seconds = cpu_best_of(20, add_work, &m);
     }
     fg_aligned_free(m.a);
     fg_aligned_free(m.b);

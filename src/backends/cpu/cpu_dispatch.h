@@ -8,6 +8,9 @@
 
 int cpu_supports_node(const fg_node_desc *node);
 fg_status cpu_run_node(const fg_node_desc *node, void *const *inputs, void *output);
+/* Seconds of the fastest of repeats runs of work(argument) after one warm-up run; 0 when a run fails
+ * (work returns 0). (cpu_backend.c) */
+double cpu_best_of(int repeats, int (*work)(void *), void *argument);
 /* fg_backend_interface.choose_implementation for the CPU (cpu_measure.c); state is its cost figures. */
 fg_status cpu_choose_implementation(void *state, const fg_node_desc *node, char *name, size_t capacity,
                                     double *out_measured_seconds);

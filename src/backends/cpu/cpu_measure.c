@@ -7,7 +7,7 @@
  * 3072 and back, 9.4 MB of weights) took 116 us where the roofline said 79, and with 16 tokens 262 us
  * where it said 137. Those are exactly the shapes where the GPU's launch and transfer costs make the
  * choice close, so there the planner gets a measurement instead of a guess: on a shape's first use,
- * one warm-up and five timed runs on scratch buffers, the median, kept in a table for the process.
+ * the fastest of five runs on scratch buffers after a warm-up (cpu_best_of), kept for the process.
  *
  * Only nodes the roofline puts under MEASURE_BELOW_SECONDS are measured (a one-time cost of about six
  * times the node); larger ones are far from any GPU's crossover and keep the roofline. Elementwise ops
@@ -20,7 +20,6 @@
 
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define MEASURE_BELOW_SECONDS 1e-3
@@ -39,21 +38,10 @@ static measured_shape measured[MEASURED_SHAPES];
 static int measured_count, next_replaced;
 static pthread_mutex_t measured_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int is_matmul_like(fg_op op)
-{
-    return op == FG_OP_MATMUL || op == FG_OP_FUSED_MATMUL_ADD || op == FG_OP_FUSED_MATMUL_ADD_GELU;
-}
-
 static int same_shape(const measured_shape *entry, const fg_node_desc *node)
 {
     return entry->op == node->op && entry->dtype == node->dtype && entry->m == node->m && entry->k == node->k &&
            entry->n == node->n && (node->op != FG_OP_FUSED_MATMUL_ADD_GELU || entry->gelu_form == node->gelu_form);
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* Fills bytes with a small non-zero value of dtype (1/64), so no input is zeros or denormal. */
@@ -67,30 +55,32 @@ static void fill(void *buffer, int64_t elements, fg_dtype dtype)
     }
 }
 
-/* Median seconds of the node on scratch buffers; 0 when it could not run. */
+typedef struct node_run {
+    const fg_node_desc *node;
+    void *buffers[4]; /* a, b, bias, out */
+} node_run;
+
+static int run_node(void *argument)
+{
+    node_run *run = argument;
+    return cpu_run_node(run->node, run->buffers, run->buffers[3]) == FG_OK;
+}
+
+/* Seconds of the node on scratch buffers (fastest of TIMED_RUNS after a warm-up, as the CPU's cost
+ * figures are measured); 0 when it could not run. */
 static double time_node(const fg_node_desc *node)
 {
     size_t element = node->dtype == FG_F32 ? 4 : 2;
     int64_t counts[4] = {node->m * node->k, node->k * node->n, node->n, node->m * node->n};
-    void *buffers[4] = {NULL, NULL, NULL, NULL};
+    node_run run = {node, {NULL, NULL, NULL, NULL}};
     int ok = 1;
     for (int i = 0; i < 4 && ok; i++) {
-        buffers[i] = fg_aligned_alloc((size_t)counts[i] * element);
-        ok = buffers[i] != NULL;
-        if (ok && i < 3) fill(buffers[i], counts[i], node->dtype);
+        run.buffers[i] = fg_aligned_alloc((size_t)counts[i] * element);
+        ok = run.buffers[i] != NULL;
+        if (ok && i < 3) fill(run.buffers[i], counts[i], node->dtype);
     }
-    double times[TIMED_RUNS], seconds = 0;
-    ok = ok && cpu_run_node(node, buffers, buffers[3]) == FG_OK; /* warm-up: thread pool, primitive creation */
-    for (int r = 0; r < TIMED_RUNS && ok; r++) {
-        double start = fg_now_seconds();
-        ok = cpu_run_node(node, buffers, buffers[3]) == FG_OK;
-        times[r] = fg_now_seconds() - start;
-    }
-    if (ok) {
-        qsort(times, TIMED_RUNS, sizeof *times, compare_doubles);
-        seconds = times[TIMED_RUNS / 2];
-    }
-    for (int i = 0; i < 4; i++) fg_aligned_free(buffers[i]);
+    double seconds = ok ? cpu_best_of(TIMED_RUNS, run_node, &run) : 0;
+    for (int i = 0; i < 4; i++) fg_aligned_free(run.buffers[i]);
     return seconds;
 }
 
@@ -99,7 +89,7 @@ fg_status cpu_choose_implementation(void *state, const fg_node_desc *node, char 
 {
     const fg_cost_figures *figures = state;
     *out_measured_seconds = 0;
-    if (!is_matmul_like(node->op)) {
+    if (!fg_op_is_matmul_like(node->op)) {
         snprintf(name, capacity, "%s", cpu_has_avx2() ? "AVX2" : "scalar");
         return FG_OK;
     }
