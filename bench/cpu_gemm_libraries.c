@@ -48,7 +48,7 @@ static void run_job(job *j)
                     j->b, (int)j->n, 0.0f, j->c, (int)j->n);
         break;
     case 1:
-        linear_forward_panels(j->c, j->a, j->b, j->bias, j->n, j->n, j->n, 1, FG_GELU_EXACT);
+        linear_forward_panels(j->c, j->a, j->b, j->bias, j->n, j->n, j->n, FG_WEIGHT_K_N, 1, FG_GELU_EXACT);
         break;
     default:
         dnnl_primitive_execute(j->primitive, j->stream, j->arg_count, j->args);

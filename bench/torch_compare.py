@@ -9,7 +9,9 @@ then the PyTorch equivalents in this process on the same device, and prints rati
                 and .cpu()); a device-to-device copy of 100M f32 as the bandwidth bar for add and gelu.
   linear suite  gelu(x W^T + b) at (K, N) = (768, 3072), (4096, 14336), M = 1 .. 8192, bf16 / f32 /
                 tf32: cuBLASLt's GELU_BIAS epilogue (torch._addmm_activation, use_gelu=True: tanh GELU)
-                against our tanh form, and eager gelu(linear(x, W, b)) against ours in both forms.
+                against our tanh form, and eager gelu(linear(x, W, b)) against ours in both forms. PyTorch's
+                W is [N, K] (nn.Linear); ours is measured with W as [N, K] (the like-for-like rows, which
+                the targets are checked on) and as [K, N] (shown for the cost of the other layout).
 
 Timing is the same on both sides: a batch of back-to-back calls between two device events (about 2 ms),
 median of rounds after warm-up; host-memory cases use the host clock around one synchronized call.
@@ -174,6 +176,7 @@ def linear_suite(binary, extra, quick, out):
         if r["gelu"] != "tanh":
             continue
         m, k, n = r["shape"]
+        weight = r.get("weight", "kn")
         key = (m, k, n, r["dtype"], r["precision"])
         if key not in torch_times:
             dtype = torch.bfloat16 if r["dtype"] == "bf16" else torch.float16 if r["dtype"] == "f16" else torch.float32
@@ -190,11 +193,11 @@ def linear_suite(binary, extra, quick, out):
         gpu = r["device"]
         mine_tanh = r["median_ms"]
         mine_exact = find(ours, op=r["op"], shape=r["shape"], dtype=r["dtype"], precision=r["precision"], gelu="exact",
-                          device=gpu)
+                          device=gpu, weight=weight)
         label = f"M={m} K={k} N={n} {r['dtype']}{'/tf32' if r['precision'] == 'tf32' else ''}"
-        rows.append((gpu, label, mine_tanh, lt, mine_exact, eager_exact, eager_tanh))
-        if gpu != "cuda":
-            continue  # the CUDA issue's targets; other GPUs are shown for comparison
+        rows.append((gpu, label + (" W[K,N]" if weight == "kn" else ""), mine_tanh, lt, mine_exact, eager_exact, eager_tanh))
+        if gpu != "cuda" or weight != "nk":
+            continue  # the CUDA issue's targets, on PyTorch's own layout; the rest is shown for comparison
         if m >= 2048:
             checks.append((f"cuda {label}: tanh <= 1.03x cuBLASLt epilogue", mine_tanh <= 1.03 * lt, f"{mine_tanh / lt:.3f}x"))
         if m <= 16 and k == 4096:
@@ -203,6 +206,8 @@ def linear_suite(binary, extra, quick, out):
             checks.append((f"cuda {label}: >= 1.25x faster than cuBLASLt", lt / mine_tanh >= 1.25,
                            f"{lt / mine_tanh:.2f}x faster; weights read at {k * n * element / (mine_tanh * 1e-3) / 1e9:.0f} GB/s "
                            f"({floor_ms / mine_tanh * 100:.0f}% of the 3.0 TB/s floor)"))
+            checks.append((f"cuda {label}: weights read at >= 85% of HBM bandwidth (the issue's 'i.e.')",
+                           floor_ms / mine_tanh >= 0.85, f"{floor_ms / mine_tanh * 100:.0f}% of the 3.0 TB/s floor"))
         if mine_exact is not None:
             checks.append((f"cuda {label}: eager PyTorch not faster (exact and tanh)",
                            eager_exact >= mine_exact and eager_tanh >= mine_tanh,

@@ -4,7 +4,9 @@
 # ../shared/gpu-bundle and carrying .gpu-bundle:
 #
 #   scripts/gpu-session.sh tests       fusegraph info, the whole CTest suite (CUDA + Vulkan), kernel checks
-#   scripts/gpu-session.sh sanitizer   compute-sanitizer memcheck + racecheck on the CUDA suite (quick sizes)
+#   scripts/gpu-session.sh sanitizer [memcheck|racecheck]
+#                                      compute-sanitizer on the CUDA suite (quick sizes); both tools by default,
+#                                      one per call when both together would pass the 10-minute limit
 #   scripts/gpu-session.sh bench       the seed table, PyTorch side by side (bench/torch_compare.py), routing
 #
 # Logs go to $OUT (the device tool brings that folder back), or ./gpu-session-out when $OUT is unset.
@@ -23,7 +25,7 @@ tests)
   grep -E "checks|skipped|tests passed|Failed|FAIL|\*\*\*" "$out/ctest.txt" | tail -40
   ;;
 sanitizer)
-  for tool in memcheck racecheck; do
+  for tool in ${2:-memcheck racecheck}; do
     FUSEGRAPH_TEST_QUICK=1 $run "$sanitizer" --tool $tool --error-exitcode 3 ./test_gpu_backend cuda \
       > "$out/$tool-test_gpu_backend.txt" 2>&1
     echo "$tool test_gpu_backend cuda: rc=$?"; grep -E "^FAIL" "$out/$tool-test_gpu_backend.txt" | head -5

@@ -17,7 +17,7 @@
 
 #include "fusegraph.h"
 
-#define FG_BACKEND_ABI_VERSION 4
+#define FG_BACKEND_ABI_VERSION 5
 #define FG_BACKEND_ENTRY_SYMBOL "fusegraph_backend_entry"
 
 /* A node as a backend sees it: the op, its dtype and shapes, and the derived sizes every kernel needs. */
@@ -26,6 +26,7 @@ typedef struct fg_node_desc {
     fg_dtype dtype;
     fg_gelu_form gelu_form;
     fg_matmul_precision precision; /* for f32 matmul-like ops: exact, or TF32 allowed */
+    fg_weight_layout weight_layout; /* matmul-like ops: inputs[1] is [K, N] or [N, K]; m, k, n below either way */
     int input_count;
     fg_shape inputs[3];
     fg_shape output;

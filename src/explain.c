@@ -62,6 +62,7 @@ fg_status fg_plan_build_explanation(fg_plan *plan)
         append(&t, "#%d %s %s", s, fg_op_name(desc->op), fg_dtype_name(desc->dtype));
         if (desc->op == FG_OP_GELU || desc->op == FG_OP_FUSED_MATMUL_ADD_GELU)
             append(&t, " (gelu %s)", desc->gelu_form == FG_GELU_TANH ? "tanh" : "exact");
+        if (fg_op_is_matmul_like(desc->op) && desc->weight_layout == FG_WEIGHT_N_K) append(&t, " (weight [N, K])");
         for (int i = 0; i < desc->input_count; i++)
             append(&t, "%s%s", i ? ", " : " ", fg_shape_format(&desc->inputs[i], shape, sizeof shape));
         append(&t, " -> %s  => %s\n", fg_shape_format(&desc->output, shape, sizeof shape),

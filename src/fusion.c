@@ -67,6 +67,7 @@ fg_status fg_graph_fuse(fg_graph *graph, int *out_rewrites)
         fg_node_record *last = gelu_index >= 0 ? &graph->nodes[gelu_index] : add;
         last->op = gelu_index >= 0 ? FG_OP_FUSED_MATMUL_ADD_GELU : FG_OP_FUSED_MATMUL_ADD;
         last->input_count = 3;
+        last->weight_layout = matmul->weight_layout;
         for (int j = 0; j < 3; j++) last->inputs[j] = fused_inputs[j];
         if (gelu_index >= 0) add->removed = 1;
         matmul->removed = 1;

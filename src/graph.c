@@ -163,34 +163,46 @@ static fg_status check_same_dtype(const fg_graph *graph, const char *op, int cou
     return FG_OK;
 }
 
-/* Shape rule shared by matmul and the fused ops: a [..., M, K] x w [K, N] (+ bias [N]). */
-static fg_status matmul_shape(const fg_graph *graph, const char *op, fg_value a, fg_value w, fg_value bias,
-                              fg_shape *out_shape)
+/* Shape rule shared by matmul and the fused ops: a [..., M, K] x w [K, N] (or w [N, K] for
+ * FG_WEIGHT_N_K) (+ bias [N]). */
+static fg_status matmul_shape(const fg_graph *graph, const char *op, fg_value a, fg_value w, fg_weight_layout layout,
+                              fg_value bias, fg_shape *out_shape)
 {
     const fg_shape *sa = &graph->values[a].shape, *sw = &graph->values[w].shape;
     char ta[96], tw[96], tb[96];
+    if (layout != FG_WEIGHT_K_N && layout != FG_WEIGHT_N_K)
+        return fg_fail(FG_ERR_INVALID_ARGUMENT, "[%s] unknown weight layout %d", op, (int)layout);
+    const char *form = layout == FG_WEIGHT_N_K ? "[N, K]" : "[K, N]";
     if (sa->rank < 2)
         return fg_fail(FG_ERR_SHAPE, "[%s] a must have rank >= 2 ([..., M, K]), got %s", op,
                        fg_shape_format(sa, ta, sizeof ta));
     if (sw->rank != 2)
-        return fg_fail(FG_ERR_SHAPE, "[%s] b must have rank 2 ([K, N]), got %s", op,
+        return fg_fail(FG_ERR_SHAPE, "[%s] b must have rank 2 (%s), got %s", op, form,
                        fg_shape_format(sw, tw, sizeof tw));
-    if (sa->dims[sa->rank - 1] != sw->dims[0])
-        return fg_fail(FG_ERR_SHAPE, "[%s] inner dims differ: a is %s, b is %s", op,
-                       fg_shape_format(sa, ta, sizeof ta), fg_shape_format(sw, tw, sizeof tw));
+    int64_t k = layout == FG_WEIGHT_N_K ? sw->dims[1] : sw->dims[0];
+    int64_t n = layout == FG_WEIGHT_N_K ? sw->dims[0] : sw->dims[1];
+    if (sa->dims[sa->rank - 1] != k)
+        return fg_fail(FG_ERR_SHAPE, "[%s] inner dims differ: a is %s, b is %s taken as %s", op,
+                       fg_shape_format(sa, ta, sizeof ta), fg_shape_format(sw, tw, sizeof tw), form);
     if (bias >= 0) {
         const fg_shape *sb = &graph->values[bias].shape;
-        if (sb->rank != 1 || sb->dims[0] != sw->dims[1])
-            return fg_fail(FG_ERR_SHAPE, "[%s] bias must be [N] = [%lld] for b %s, got %s", op,
-                           (long long)sw->dims[1], fg_shape_format(sw, tw, sizeof tw),
-                           fg_shape_format(sb, tb, sizeof tb));
+        if (sb->rank != 1 || sb->dims[0] != n)
+            return fg_fail(FG_ERR_SHAPE, "[%s] bias must be [N] = [%lld] for b %s, got %s (b taken as %s)", op,
+                           (long long)n, fg_shape_format(sw, tw, sizeof tw), fg_shape_format(sb, tb, sizeof tb), form);
     }
     *out_shape = *sa;
-    out_shape->dims[sa->rank - 1] = sw->dims[1];
+    out_shape->dims[sa->rank - 1] = n;
     return FG_OK;
 }
 
-fg_status fg_graph_matmul(fg_graph *graph, fg_value a, fg_value b, fg_value *out_value)
+/* Sets the weight layout of the node that produces value (just added by add_node). */
+static void set_weight_layout(fg_graph *graph, fg_value value, fg_weight_layout layout)
+{
+    graph->nodes[graph->values[value].producer].weight_layout = layout;
+}
+
+fg_status fg_graph_matmul_with_layout(fg_graph *graph, fg_value a, fg_value b, fg_weight_layout layout,
+                                      fg_value *out_value)
 {
     if (!graph || !out_value) return fg_fail(FG_ERR_INVALID_ARGUMENT, "[matmul] graph or out_value is NULL");
     fg_value inputs[2] = {a, b};
@@ -199,8 +211,15 @@ fg_status fg_graph_matmul(fg_graph *graph, fg_value a, fg_value b, fg_value *out
     if ((status = check_value(graph, "matmul", "b", b)) != FG_OK) return status;
     if ((status = check_same_dtype(graph, "matmul", 2, inputs)) != FG_OK) return status;
     fg_shape shape;
-    if ((status = matmul_shape(graph, "matmul", a, b, -1, &shape)) != FG_OK) return status;
-    return add_node(graph, FG_OP_MATMUL, FG_GELU_EXACT, 2, inputs, shape, out_value);
+    if ((status = matmul_shape(graph, "matmul", a, b, layout, -1, &shape)) != FG_OK) return status;
+    if ((status = add_node(graph, FG_OP_MATMUL, FG_GELU_EXACT, 2, inputs, shape, out_value)) != FG_OK) return status;
+    set_weight_layout(graph, *out_value, layout);
+    return FG_OK;
+}
+
+fg_status fg_graph_matmul(fg_graph *graph, fg_value a, fg_value b, fg_value *out_value)
+{
+    return fg_graph_matmul_with_layout(graph, a, b, FG_WEIGHT_K_N, out_value);
 }
 
 fg_status fg_graph_add(fg_graph *graph, fg_value a, fg_value b, fg_value *out_value)
@@ -248,8 +267,8 @@ fg_status fg_graph_gelu(fg_graph *graph, fg_value x, fg_gelu_form form, fg_value
     return add_node(graph, FG_OP_GELU, form, 1, &x, graph->values[x].shape, out_value);
 }
 
-fg_status fg_graph_fused_matmul_add_gelu(fg_graph *graph, fg_value a, fg_value w, fg_value bias,
-                                         fg_gelu_form form, fg_value *out_value)
+fg_status fg_graph_fused_matmul_add_gelu_with_layout(fg_graph *graph, fg_value a, fg_value w, fg_weight_layout layout,
+                                                     fg_value bias, fg_gelu_form form, fg_value *out_value)
 {
     const char *op = "fused_matmul_add_gelu";
     if (!graph || !out_value) return fg_fail(FG_ERR_INVALID_ARGUMENT, "[%s] graph or out_value is NULL", op);
@@ -261,8 +280,17 @@ fg_status fg_graph_fused_matmul_add_gelu(fg_graph *graph, fg_value a, fg_value w
     if ((status = check_gelu_form(op, form)) != FG_OK) return status;
     if ((status = check_same_dtype(graph, op, 3, inputs)) != FG_OK) return status;
     fg_shape shape;
-    if ((status = matmul_shape(graph, op, a, w, bias, &shape)) != FG_OK) return status;
-    return add_node(graph, FG_OP_FUSED_MATMUL_ADD_GELU, form, 3, inputs, shape, out_value);
+    if ((status = matmul_shape(graph, op, a, w, layout, bias, &shape)) != FG_OK) return status;
+    if ((status = add_node(graph, FG_OP_FUSED_MATMUL_ADD_GELU, form, 3, inputs, shape, out_value)) != FG_OK)
+        return status;
+    set_weight_layout(graph, *out_value, layout);
+    return FG_OK;
+}
+
+fg_status fg_graph_fused_matmul_add_gelu(fg_graph *graph, fg_value a, fg_value w, fg_value bias,
+                                         fg_gelu_form form, fg_value *out_value)
+{
+    return fg_graph_fused_matmul_add_gelu_with_layout(graph, a, w, FG_WEIGHT_K_N, bias, form, out_value);
 }
 
 fg_status fg_graph_mark_output(fg_graph *graph, fg_value value)
@@ -281,18 +309,35 @@ int fg_graph_node_count(const fg_graph *graph)
     return count;
 }
 
-fg_status fg_graph_node_op(const fg_graph *graph, int node_index, fg_op *out_op)
+/* The node_index-th live node, or NULL (with the error recorded for op). */
+static const fg_node_record *live_node(const fg_graph *graph, int node_index, const char *op)
 {
-    if (!graph || !out_op) return fg_fail(FG_ERR_INVALID_ARGUMENT, "[node_op] graph or out_op is NULL");
     int live = 0;
     for (int i = 0; i < graph->node_count; i++) {
         if (graph->nodes[i].removed) continue;
-        if (live++ == node_index) {
-            *out_op = graph->nodes[i].op;
-            return FG_OK;
-        }
+        if (live++ == node_index) return &graph->nodes[i];
     }
-    return fg_fail(FG_ERR_INVALID_ARGUMENT, "[node_op] node %d does not exist (%d nodes)", node_index, live);
+    fg_fail(FG_ERR_INVALID_ARGUMENT, "[%s] node %d does not exist (%d nodes)", op, node_index, live);
+    return NULL;
+}
+
+fg_status fg_graph_node_op(const fg_graph *graph, int node_index, fg_op *out_op)
+{
+    if (!graph || !out_op) return fg_fail(FG_ERR_INVALID_ARGUMENT, "[node_op] graph or out_op is NULL");
+    const fg_node_record *node = live_node(graph, node_index, "node_op");
+    if (!node) return FG_ERR_INVALID_ARGUMENT;
+    *out_op = node->op;
+    return FG_OK;
+}
+
+fg_status fg_graph_node_weight_layout(const fg_graph *graph, int node_index, fg_weight_layout *out_layout)
+{
+    if (!graph || !out_layout)
+        return fg_fail(FG_ERR_INVALID_ARGUMENT, "[node_weight_layout] graph or out_layout is NULL");
+    const fg_node_record *node = live_node(graph, node_index, "node_weight_layout");
+    if (!node) return FG_ERR_INVALID_ARGUMENT;
+    *out_layout = node->weight_layout;
+    return FG_OK;
 }
 
 fg_status fg_graph_value_info(const fg_graph *graph, fg_value value, fg_shape *out_shape, fg_dtype *out_dtype)
@@ -321,6 +366,7 @@ void fg_graph_describe_node(const fg_graph *graph, const fg_node_record *node, f
     memset(desc, 0, sizeof *desc);
     desc->op = node->op;
     desc->gelu_form = node->gelu_form;
+    desc->weight_layout = node->weight_layout;
     desc->input_count = node->input_count;
     desc->dtype = graph->values[node->inputs[0]].dtype;
     for (int i = 0; i < node->input_count; i++) desc->inputs[i] = graph->values[node->inputs[i]].shape;
@@ -329,7 +375,7 @@ void fg_graph_describe_node(const fg_graph *graph, const fg_node_record *node, f
     if (fg_op_is_matmul_like(node->op)) {
         const fg_shape *a = &desc->inputs[0];
         desc->k = a->dims[a->rank - 1];
-        desc->n = desc->inputs[1].dims[1];
+        desc->n = desc->inputs[1].dims[node->weight_layout == FG_WEIGHT_N_K ? 0 : 1];
         desc->m = fg_shape_elements(a) / desc->k;
     }
     if (node->op == FG_OP_ADD && desc->inputs[1].rank == 1 && desc->inputs[0].rank > 1)

@@ -26,6 +26,7 @@ typedef struct fg_value_record {
 typedef struct fg_node_record {
     fg_op op;
     fg_gelu_form gelu_form;
+    fg_weight_layout weight_layout; /* matmul-like nodes */
     int input_count;
     fg_value inputs[3];
     fg_value output;

@@ -122,4 +122,16 @@ static inline double *reference_matmul(const float *a, const float *b, const flo
     return out;
 }
 
+/* b [K, N] copied as its transpose [N, K] (the FG_WEIGHT_N_K form of the same weight); any element size. */
+static inline void *check_transposed(const void *b, int64_t k, int64_t n, size_t element_size)
+{
+    size_t elements = (size_t)(k * n);
+    unsigned char *out = malloc(element_size * (elements ? elements : 1));
+    const unsigned char *in = b;
+    for (int64_t p = 0; p < k; p++)
+        for (int64_t j = 0; j < n; j++)
+            memcpy(out + (size_t)(j * k + p) * element_size, in + (size_t)(p * n + j) * element_size, element_size);
+    return out;
+}
+
 #endif /* FUSEGRAPH_TEST_CHECK_H */

@@ -75,25 +75,33 @@ static void test_matmul(void)
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
         float *a = check_random(m * k, -1, 1), *b = check_random(k * n, -1, 1), *bias = check_random(n, -1, 1);
+        float *b_transposed = check_transposed(b, k, n, sizeof(float));
         float *out = check_poisoned(m * n);
         double *ref = reference_matmul(a, b, NULL, m, k, n, 0, FG_GELU_EXACT);
-        matmul_forward(out, a, b, m, k, n);
-        CHECK(check_relative_error(out, ref, m * n) < 1e-5);
+        for (int layout = 0; layout < 2; layout++) { /* FG_WEIGHT_K_N, then the same weight as [N, K] */
+            const float *weight = layout == FG_WEIGHT_N_K ? b_transposed : b;
+            for (int64_t i = 0; i < m * n; i++) out[i] = NAN;
+            matmul_forward(out, a, weight, m, k, n, (fg_weight_layout)layout);
+            CHECK(check_relative_error(out, ref, m * n) < 1e-5);
+        }
         free(ref);
         for (int form = 0; form < 2; form++) {
             for (int gelu = 0; gelu < 2; gelu++) {
-                for (int64_t i = 0; i < m * n; i++) out[i] = NAN;
                 ref = reference_matmul(a, b, bias, m, k, n, gelu, (fg_gelu_form)form);
-                linear_forward(out, a, b, bias, m, k, n, gelu, (fg_gelu_form)form);
-                double error = check_relative_error(out, ref, m * n);
-                if (error >= 1e-5)
-                    fprintf(stderr, "linear %lldx%lldx%lld gelu %d form %d: %.3g\n", (long long)m, (long long)k,
-                            (long long)n, gelu, form, error);
-                CHECK(error < 1e-5);
+                for (int layout = 0; layout < 2; layout++) {
+                    const float *weight = layout == FG_WEIGHT_N_K ? b_transposed : b;
+                    for (int64_t i = 0; i < m * n; i++) out[i] = NAN;
+                    linear_forward(out, a, weight, bias, m, k, n, (fg_weight_layout)layout, gelu, (fg_gelu_form)form);
+                    double error = check_relative_error(out, ref, m * n);
+                    if (error >= 1e-5)
+                        fprintf(stderr, "linear %lldx%lldx%lld layout %d gelu %d form %d: %.3g\n", (long long)m,
+                                (long long)k, (long long)n, layout, gelu, form, error);
+                    CHECK(error < 1e-5);
+                }
                 free(ref);
             }
         }
-        free(a), free(b), free(bias), free(out);
+        free(a), free(b), free(b_transposed), free(bias), free(out);
     }
 }
 

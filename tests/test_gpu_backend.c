@@ -2,7 +2,7 @@
  * test_gpu_backend.c BACKEND — every op and dtype on one GPU backend ("cuda", "vulkan") against the
  * float64 reference, through the public API with the plan forced onto that device: fresh random inputs,
  * awkward sizes (1, 7, 31, 1000, 4097 and non-multiples of every tile), outputs poisoned with NaN before
- * each run. For CUDA every matmul implementation is forced in turn (FUSEGRAPH_CUDA_IMPLEMENTATION), so
+ * each run; matmuls with the weight as [K, N] and as [N, K] (FG_WEIGHT_N_K, PyTorch's nn.Linear layout). For CUDA every matmul implementation is forced in turn (FUSEGRAPH_CUDA_IMPLEMENTATION), so
  * each kernel is checked, not only the one the autotuner prefers; for Vulkan every tile configuration and
  * the cooperative-matrix shader (FUSEGRAPH_VULKAN_TILE). Then the failure paths: injected
  * failures of each call (FUSEGRAPH_<BACKEND>_FAIL) must fall back to the CPU with a right result, a
@@ -45,6 +45,7 @@ typedef struct test_case {
     fg_matmul_precision precision;
     fg_gelu_form form;
     int64_t m, k, n; /* elementwise: m rows of n (add, gelu: m * n elements) */
+    fg_weight_layout layout; /* matmuls: the weight as [K, N] or [N, K] */
 } test_case;
 
 /* Random f32 values in [-1, 1] rounded to dtype (so the reference sees exactly what the device sees),
@@ -74,16 +75,22 @@ static prepared prepare(const test_case *c)
     CHECK_OK(fg_graph_create(&p.graph));
     float *values[3] = {NULL, NULL, NULL};
     if (c->kind >= MATMUL) {
-        int64_t xd[2] = {c->m, c->k}, wd[2] = {c->k, c->n}, bd[1] = {c->n};
+        int transposed = c->layout == FG_WEIGHT_N_K;
+        int64_t xd[2] = {c->m, c->k}, wd[2] = {transposed ? c->n : c->k, transposed ? c->k : c->n}, bd[1] = {c->n};
         values[0] = rounded_random(c->m * c->k, c->dtype, &p.typed[0]);
-        values[1] = rounded_random(c->k * c->n, c->dtype, &p.typed[1]);
+        values[1] = rounded_random(c->k * c->n, c->dtype, &p.typed[1]); /* [K, N] for the reference */
+        if (transposed) { /* the device gets the same weight as [N, K] */
+            void *given = check_transposed(p.typed[1], c->k, c->n, fg_dtype_size(c->dtype));
+            free(p.typed[1]);
+            p.typed[1] = given;
+        }
         values[2] = rounded_random(c->n, c->dtype, &p.typed[2]);
         fg_value w, bias, product;
         CHECK_OK(fg_graph_input(p.graph, "x", c->dtype, 2, xd, &p.inputs[0]));
         CHECK_OK(fg_graph_constant(p.graph, "w", c->dtype, 2, wd, p.typed[1], &w));
         CHECK_OK(fg_graph_constant(p.graph, "b", c->dtype, 1, bd, p.typed[2], &bias));
         p.input_count = 1;
-        CHECK_OK(fg_graph_matmul(p.graph, p.inputs[0], w, &product));
+        CHECK_OK(fg_graph_matmul_with_layout(p.graph, p.inputs[0], w, c->layout, &product));
         p.output = product;
         if (c->kind >= MATMUL_BIAS) CHECK_OK(fg_graph_add(p.graph, product, bias, &p.output));
         if (c->kind == MATMUL_BIAS_GELU) CHECK_OK(fg_graph_gelu(p.graph, p.output, c->form, &p.output));
@@ -187,9 +194,10 @@ static void check_case(const test_case *c, variant *variants, int variant_count)
         check_count++;
         if (!ok) check_failures++;
         if (!ok || getenv("FUSEGRAPH_TEST_VERBOSE"))
-            printf("%s %s %-16s %-4s%s%s %-11s M=%lld K=%lld N=%lld  error %.2e (tolerance %.0e)%s%s\n", ok ? "ok  " : "FAIL",
+            printf("%s %s %-16s %-4s%s%s%s %-11s M=%lld K=%lld N=%lld  error %.2e (tolerance %.0e)%s%s\n", ok ? "ok  " : "FAIL",
                    backend, kind_names[c->kind], fg_dtype_name(c->dtype), c->precision == FG_PRECISION_TF32 ? "/tf32" : "",
                    c->kind == MATMUL_BIAS_GELU || c->kind == GELU ? (c->form == FG_GELU_TANH ? " tanh" : " erf") : "",
+                   c->kind >= MATMUL && c->layout == FG_WEIGHT_N_K ? " w[N,K]" : "",
                    variants[v].label, (long long)c->m, (long long)c->k, (long long)c->n, error, tolerance(c, variants[v].label),
                    fallbacks ? " [fell back to the CPU]" : "", on_device ? "" : " [not planned on the device]");
     }
@@ -210,16 +218,17 @@ static void check_all_ops(variant *variants, int variant_count)
             for (int k = ADD; k <= GELU; k++)
                 for (int form = 0; form < (k == GELU ? 2 : 1); form++) {
                     test_case c = {(kind)k, dtypes[d], FG_PRECISION_EXACT, (fg_gelu_form)form, elementwise_sizes[s][0], 0,
-                                   elementwise_sizes[s][1]};
+                                   elementwise_sizes[s][1], FG_WEIGHT_K_N};
                     check_case(&c, variants, variant_count);
                 }
         for (int precision = 0; precision < (dtypes[d] == FG_F32 ? 2 : 1); precision++)
             for (size_t s = 0; s < sizeof matmul_sizes / sizeof *matmul_sizes; s++)
                 if (!quick || matmul_sizes[s][0] * matmul_sizes[s][1] * matmul_sizes[s][2] < 300000)
+                for (int layout = 0; layout < 2; layout++)
                 for (int k = MATMUL; k <= MATMUL_BIAS_GELU + 1; k++) {
                     test_case c = {k > MATMUL_BIAS_GELU ? MATMUL_BIAS_GELU : (kind)k, dtypes[d], (fg_matmul_precision)precision,
                                    k > MATMUL_BIAS_GELU ? FG_GELU_TANH : FG_GELU_EXACT, matmul_sizes[s][0], matmul_sizes[s][1],
-                                   matmul_sizes[s][2]};
+                                   matmul_sizes[s][2], (fg_weight_layout)layout};
                     check_case(&c, variants, variant_count);
                 }
     }
@@ -229,7 +238,7 @@ static void check_all_ops(variant *variants, int variant_count)
 static void check_injected_failures(void)
 {
     static const char *const calls[] = {"run", "upload", "download", "sync", "allocate"};
-    test_case c = {MATMUL_BIAS_GELU, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT, 64, 128, 96};
+    test_case c = {MATMUL_BIAS_GELU, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT, 64, 128, 96, FG_WEIGHT_N_K};
     prepared p = prepare(&c);
     for (size_t i = 0; i < sizeof calls / sizeof *calls; i++) {
         char settings[128], reason[256];
@@ -265,7 +274,7 @@ static void check_transfer_retry(void)
 {
     /* 16 MiB in and out: the first try moves it in chunks well over 1 MiB, which fail; the retry's smaller
      * chunks pass. The log must show the retry, so the check cannot pass by never failing. */
-    test_case c = {GELU, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT, 4096, 0, 1024};
+    test_case c = {GELU, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT, 4096, 0, 1024, FG_WEIGHT_K_N};
     prepared p = prepare(&c);
     char settings[128], reason[256];
     snprintf(settings, sizeof settings, "%s=upload_large", fail_setting);
@@ -296,10 +305,10 @@ static void check_small_budget(void)
         fg_context_destroy(context);
         return;
     }
-    test_case sizes[] = {{GELU, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT, 512, 0, 512},   /* 1 MiB in, 1 MiB out */
-                         {GELU, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT, 700, 0, 1000},  /* 2.7 MiB: no reuse */
-                         {GELU, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT, 300, 0, 1000},  /* 1.1 MiB */
-                         {ADD, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT, 2048, 0, 1024}}; /* 8 MiB each: never fits */
+    test_case sizes[] = {{GELU, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT, 512, 0, 512, FG_WEIGHT_K_N},   /* 1 MiB in, 1 MiB out */
+                         {GELU, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT, 700, 0, 1000, FG_WEIGHT_K_N},  /* 2.7 MiB: no reuse */
+                         {GELU, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT, 300, 0, 1000, FG_WEIGHT_K_N},  /* 1.1 MiB */
+                         {ADD, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT, 2048, 0, 1024, FG_WEIGHT_K_N}}; /* 8 MiB each: never fits */
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         prepared p = prepare(&sizes[i]);
         double error = run_case(context, device, &sizes[i], &p, &fallbacks, &on_device);
@@ -350,7 +359,7 @@ int main(int argc, char **argv)
      * happens to pick. CUDA: FUSEGRAPH_CUDA_IMPLEMENTATION; Vulkan: FUSEGRAPH_VULKAN_TILE, each tile
      * configuration and the cooperative-matrix shader where the device reports cooperative matrices. */
     static const char *const cuda_implementations[] = {"cublaslt", "tensor_core", "simt", "skinny", "cublaslt_then_gelu", NULL};
-    static const char *const vulkan_tiles[] = {"32x32", "64x64", "128x128", "cooperative", NULL};
+    static const char *const vulkan_tiles[] = {"32x32", "64x64", "128x128", "cooperative", "skinny", NULL};
     int is_cuda = strcmp(backend, "cuda") == 0;
     const char *const *names = is_cuda ? cuda_implementations : strcmp(backend, "vulkan") == 0 ? vulkan_tiles : NULL;
     for (int i = 0; names && names[i]; i++) {

@@ -47,6 +47,18 @@ static void test_bad_inputs(void)
                 "[fused_matmul_add_gelu] bias must be [N] = [2] for b [3, 2], got [3]");
     CHECK_FAILS(fg_graph_fused_matmul_add_gelu(graph, a, b, bias2, FG_GELU_EXACT, &out), FG_ERR_SHAPE,
                 "[fused_matmul_add_gelu] inner dims differ");
+    /* [N, K] weights: a [4, 3] takes b [2, 3] (N = 2), refuses c [3, 2] and unknown layouts. */
+    fg_value b_nk = input(graph, 2, 2, 3, 0);
+    CHECK_OK(fg_graph_matmul_with_layout(graph, a, b_nk, FG_WEIGHT_N_K, &out));
+    fg_shape out_shape;
+    CHECK_OK(fg_graph_value_info(graph, out, &out_shape, NULL));
+    CHECK(out_shape.rank == 2 && out_shape.dims[0] == 4 && out_shape.dims[1] == 2);
+    CHECK_FAILS(fg_graph_matmul_with_layout(graph, a, c, FG_WEIGHT_N_K, &out), FG_ERR_SHAPE,
+                "[matmul] inner dims differ: a is [4, 3], b is [3, 2] taken as [N, K]");
+    CHECK_FAILS(fg_graph_matmul_with_layout(graph, a, b_nk, (fg_weight_layout)5, &out), FG_ERR_INVALID_ARGUMENT,
+                "[matmul] unknown weight layout 5");
+    CHECK_FAILS(fg_graph_fused_matmul_add_gelu_with_layout(graph, a, b_nk, FG_WEIGHT_N_K, bias3, FG_GELU_EXACT, &out),
+                FG_ERR_SHAPE, "[fused_matmul_add_gelu] bias must be [N] = [2] for b [2, 3], got [3] (b taken as [N, K])");
     CHECK_FAILS(fg_graph_mark_output(graph, 500), FG_ERR_INVALID_ARGUMENT, "[mark_output]");
     /* A graph with no output cannot be planned, nor one with an unknown precision. */
     fg_context *context;
@@ -132,6 +144,22 @@ static void test_fusion_rewrites(void)
     fg_op expected[7] = {FG_OP_FUSED_MATMUL_ADD_GELU, FG_OP_FUSED_MATMUL_ADD, FG_OP_FUSED_MATMUL_ADD,
                          FG_OP_GELU, FG_OP_ADD, FG_OP_MATMUL, FG_OP_ADD};
     for (int i = 0; i < 7 && i < count; i++) CHECK(ops[i] == expected[i]);
+    /* A chain on an [N, K] weight fuses too, and the fused node keeps the layout. */
+    fg_value w_nk = input(graph, 2, 6, 4, 0), p5, s5, g5;
+    CHECK_OK(fg_graph_matmul_with_layout(graph, x, w_nk, FG_WEIGHT_N_K, &p5));
+    CHECK_OK(fg_graph_add(graph, p5, bias, &s5));
+    CHECK_OK(fg_graph_gelu(graph, s5, FG_GELU_EXACT, &g5));
+    CHECK_OK(fg_graph_mark_output(graph, g5));
+    CHECK_OK(fg_graph_fuse(graph, &rewrites));
+    CHECK(rewrites == 1 && fg_graph_node_count(graph) == 8);
+    fg_op last_op;
+    fg_weight_layout layouts[2] = {FG_WEIGHT_N_K, FG_WEIGHT_N_K};
+    CHECK_OK(fg_graph_node_op(graph, 7, &last_op));
+    CHECK_OK(fg_graph_node_weight_layout(graph, 7, &layouts[0]));
+    CHECK_OK(fg_graph_node_weight_layout(graph, 0, &layouts[1]));
+    CHECK(last_op == FG_OP_FUSED_MATMUL_ADD_GELU && layouts[0] == FG_WEIGHT_N_K && layouts[1] == FG_WEIGHT_K_N);
+    CHECK_FAILS(fg_graph_node_weight_layout(graph, 8, &layouts[0]), FG_ERR_INVALID_ARGUMENT,
+                "[node_weight_layout] node 8 does not exist (8 nodes)");
     /* Marking an intermediate that fusion removed as an output is caught at plan time. */
     CHECK_OK(fg_graph_mark_output(graph, p1));
     fg_context *context;
@@ -175,17 +203,20 @@ static void test_randomized(void)
         int64_t m = 1 + (int64_t)check_uniform(0, 70), k = 1 + (int64_t)check_uniform(0, 70), n = 1 + (int64_t)check_uniform(0, 70);
         int use_bias = check_uniform(0, 1) < 0.5f, use_gelu = check_uniform(0, 1) < 0.5f, fuse = check_uniform(0, 1) < 0.5f;
         fg_gelu_form form = check_uniform(0, 1) < 0.5f ? FG_GELU_EXACT : FG_GELU_TANH;
+        fg_weight_layout layout = check_uniform(0, 1) < 0.5f ? FG_WEIGHT_K_N : FG_WEIGHT_N_K;
         float *x = check_random(m * k, -2, 2), *w = check_random(k * n, -1, 1), *b = check_random(n, -1, 1);
+        float *w_given = layout == FG_WEIGHT_N_K ? check_transposed(w, k, n, sizeof(float)) : w;
         float *residual = check_random(m * n, -1, 1);
         fg_graph *graph;
         CHECK_OK(fg_graph_create(&graph));
-        int64_t xd[2] = {m, k}, wd[2] = {k, n}, bd[1] = {n}, rd[2] = {m, n};
+        int64_t xd[2] = {m, k}, wd[2] = {layout == FG_WEIGHT_N_K ? n : k, layout == FG_WEIGHT_N_K ? k : n};
+        int64_t bd[1] = {n}, rd[2] = {m, n};
         fg_value xv, wv, bv, rv, y;
         CHECK_OK(fg_graph_input(graph, "x", FG_F32, 2, xd, &xv));
         CHECK_OK(fg_graph_input(graph, "w", FG_F32, 2, wd, &wv));
         CHECK_OK(fg_graph_constant(graph, "b", FG_F32, 1, bd, b, &bv));
         CHECK_OK(fg_graph_input(graph, "r", FG_F32, 2, rd, &rv));
-        CHECK_OK(fg_graph_matmul(graph, xv, wv, &y));
+        CHECK_OK(fg_graph_matmul_with_layout(graph, xv, wv, layout, &y));
         if (use_bias) CHECK_OK(fg_graph_add(graph, y, bv, &y));
         if (use_gelu) CHECK_OK(fg_graph_gelu(graph, y, form, &y));
         CHECK_OK(fg_graph_add(graph, y, rv, &y)); /* residual connection */
@@ -194,7 +225,7 @@ static void test_randomized(void)
         fg_plan *plan;
         CHECK_OK(fg_plan_create(context, graph, NULL, &plan));
         float *out = check_poisoned(m * n);
-        fg_binding inputs[3] = {{xv, x}, {wv, w}, {rv, residual}}, output = {y, out};
+        fg_binding inputs[3] = {{xv, x}, {wv, w_given}, {rv, residual}}, output = {y, out};
         CHECK_OK(fg_plan_run(plan, inputs, 3, &output, 1, NULL));
         double *ref = reference_matmul(x, w, use_bias ? b : NULL, m, k, n, 0, form);
         for (int64_t i = 0; i < m * n; i++) ref[i] = (use_gelu ? reference_gelu(ref[i], form) : ref[i]) + residual[i];
@@ -203,6 +234,7 @@ static void test_randomized(void)
         CHECK(error < 1e-5);
         fg_plan_destroy(plan);
         fg_graph_destroy(graph);
+        if (w_given != w) free(w_given);
         free(x), free(w), free(b), free(residual), free(out), free(ref);
     }
     fg_pool_statistics stats;

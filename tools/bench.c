@@ -62,7 +62,8 @@ fg_status bench_build(const bench_case *c, bench_graph *g)
         return g->data[0] && g->out ? FG_OK : FG_ERR_OUT_OF_MEMORY;
     }
     if (bench_is_matrix(c)) {
-        int64_t xd[2] = {c->m, c->k}, wd[2] = {c->k, c->n};
+        int transposed = c->layout == FG_WEIGHT_N_K;
+        int64_t xd[2] = {c->m, c->k}, wd[2] = {transposed ? c->n : c->k, transposed ? c->k : c->n};
         void *w = random_tensor(c->k * c->n, c->dtype, 11), *b = random_tensor(c->n, c->dtype, 12);
         g->data[0] = random_tensor(c->m * c->k, c->dtype, 13);
         g->out = malloc(element * (size_t)(c->m * c->n));
@@ -75,8 +76,10 @@ fg_status bench_build(const bench_case *c, bench_graph *g)
         if ((status = fg_graph_input(g->graph, "x", c->dtype, 2, xd, &g->inputs[0])) == FG_OK &&
             (status = fg_graph_constant(g->graph, "w", c->dtype, 2, wd, w, &wv)) == FG_OK &&
             (status = fg_graph_constant(g->graph, "b", c->dtype, 1, &c->n, b, &bv)) == FG_OK) {
-            if (strcmp(c->op, "matmul") == 0) status = fg_graph_matmul(g->graph, g->inputs[0], wv, &g->output);
-            else status = fg_graph_fused_matmul_add_gelu(g->graph, g->inputs[0], wv, bv, c->gelu, &g->output);
+            if (strcmp(c->op, "matmul") == 0) status = fg_graph_matmul_with_layout(g->graph, g->inputs[0], wv, c->layout, &g->output);
+            else
+                status = fg_graph_fused_matmul_add_gelu_with_layout(g->graph, g->inputs[0], wv, c->layout, bv, c->gelu,
+                                                                    &g->output);
         }
         free(w), free(b);
         g->flops = 2.0 * (double)c->m * (double)c->k * (double)c->n;
@@ -177,10 +180,10 @@ int bench_write_json(const char *path, const bench_results *results)
         if (bench_is_matrix(&r->c) || strcmp(r->c.op, "mlp") == 0)
             fprintf(file, "[%lld,%lld,%lld]", (long long)r->c.m, (long long)r->c.k, (long long)r->c.n);
         else fprintf(file, "[%lld]", (long long)r->c.n);
-        fprintf(file, ",\"dtype\":\"%s\",\"precision\":\"%s\",\"gelu\":\"%s\",\"device\":\"%s\",\"mode\":\"%s\","
-                      "\"implementation\":\"%s\",\"median_ms\":%.6f,\"gflops\":%.3f,\"gbps\":%.3f}",
+        fprintf(file, ",\"dtype\":\"%s\",\"precision\":\"%s\",\"gelu\":\"%s\",\"weight\":\"%s\",\"device\":\"%s\","
+                      "\"mode\":\"%s\",\"implementation\":\"%s\",\"median_ms\":%.6f,\"gflops\":%.3f,\"gbps\":%.3f}",
                 fg_dtype_name(r->c.dtype), r->c.precision == FG_PRECISION_TF32 ? "tf32" : "exact",
-                r->c.gelu == FG_GELU_TANH ? "tanh" : "exact", r->device, r->mode, r->implementation, r->median_ms,
+                r->c.gelu == FG_GELU_TANH ? "tanh" : "exact", r->c.layout == FG_WEIGHT_N_K ? "nk" : "kn", r->device, r->mode, r->implementation, r->median_ms,
                 r->gflops, r->gbps);
     }
     fprintf(file, "\n]}\n");

@@ -13,8 +13,9 @@ typedef struct bench_case {
     fg_dtype dtype;
     fg_matmul_precision precision;
     fg_gelu_form gelu;
+    fg_weight_layout layout; /* matrices: the weight as [k, n] or [n, k] (PyTorch's nn.Linear) */
 } bench_case;
-#define F32_CASE(op, m, k, n) {op, m, k, n, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT}
+#define F32_CASE(op, m, k, n) {op, m, k, n, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT, FG_WEIGHT_K_N}
 
 typedef struct bench_graph {
     fg_graph *graph;

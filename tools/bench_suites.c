@@ -1,10 +1,11 @@
 /*
  * bench_suites.c — the benchmark suites beyond the seed's table.
  *
- * `--suite linear`: y = gelu(x W + b) on transformer shapes (K, N) = (768, 3072) and (4096, 14336),
+ * `--suite linear`: y = gelu(x W^T + b) on transformer shapes (K, N) = (768, 3072) and (4096, 14336),
  * M = 1, 16, 128, 512, 2048, 8192, in bf16, f32 exact and f32 with TF32, GELU tanh and exact, on each
- * GPU with everything resident (the computation alone). bench/torch_compare.py puts PyTorch's cuBLASLt
- * epilogue and eager PyTorch beside these numbers.
+ * GPU with everything resident (the computation alone); W as PyTorch keeps it ([N, K], "w nk"), then
+ * the same with W as [K, N] ("w kn"). bench/torch_compare.py puts PyTorch's cuBLASLt epilogue and eager
+ * PyTorch beside these numbers.
  *
  * `--suite routing`: the planner's own choice ("auto") against everything forced onto the CPU and
  * everything forced onto the GPU, with inputs from host memory and results back to it, over a sweep from
@@ -42,17 +43,18 @@ int bench_linear_suite(fg_context *context, const tool_bench_options *options, b
         fprintf(stderr, "fusegraph bench --suite linear: no GPU is ready (see fusegraph info)\n");
         return 1;
     }
-    printf("%-8s %6s %6s %6s %-5s %-6s %-5s %10s %10s %12s  %s\n", "device", "M", "K", "N", "dtype", "prec", "gelu", "ms",
-           "TFLOP/s", "weight GB/s", "implementation");
+    printf("%-8s %-4s %6s %6s %6s %-5s %-6s %-5s %10s %10s %12s  %s\n", "device", "w", "M", "K", "N", "dtype", "prec", "gelu",
+           "ms", "TFLOP/s", "weight GB/s", "implementation");
     for (int d = first_gpu(context, options, 0); d >= 0; d = first_gpu(context, options, d)) {
         fg_device_info info;
         fg_context_device_info(context, d, &info);
+        for (int layout = FG_WEIGHT_N_K; layout >= FG_WEIGHT_K_N; layout--)
         for (int s = 0; s < 2; s++)
             for (int t = 0; t < 3; t++)
                 for (int i = 0; i < m_count; i++)
                     for (int form = 1; form >= 0; form--) { /* tanh first: the cuBLASLt epilogue's form */
                         bench_case c = {"fused_matmul_add_gelu", ms[i], shapes[s][0], shapes[s][1], types[t].dtype,
-                                        types[t].precision, (fg_gelu_form)form};
+                                        types[t].precision, (fg_gelu_form)form, (fg_weight_layout)layout};
                         if (options->only_size > 0 && options->only_size != c.m) continue;
                         bench_graph g;
                         if (bench_build(&c, &g) != FG_OK) {
@@ -63,7 +65,8 @@ int bench_linear_suite(fg_context *context, const tool_bench_options *options, b
                         double ms_taken = bench_time_on(context, &g, &c, d, FG_TIMING_RESIDENT, options->quick);
                         bench_record(results, &c, &g, info.backend, "resident", ms_taken);
                         double weight_bytes = (double)c.k * (double)c.n * (c.dtype == FG_F32 ? 4 : 2);
-                        printf("%-8s %6lld %6lld %6lld %-5s %-6s %-5s %10.4f %10.1f %12.0f  %s\n", info.backend, (long long)c.m,
+                        printf("%-8s %-4s %6lld %6lld %6lld %-5s %-6s %-5s %10.4f %10.1f %12.0f  %s\n", info.backend,
+                               layout == FG_WEIGHT_N_K ? "nk" : "kn", (long long)c.m,
                                (long long)c.k, (long long)c.n, fg_dtype_name(c.dtype),
                                c.precision == FG_PRECISION_TF32 ? "tf32" : "exact", form ? "tanh" : "exact", ms_taken,
                                g.flops / (ms_taken * 1e-3) / 1e12, weight_bytes / (ms_taken * 1e-3) / 1e9,
@@ -75,7 +78,7 @@ int bench_linear_suite(fg_context *context, const tool_bench_options *options, b
     return 0;
 }
 
-#define ROUTING_ROUNDS 3
+#define ROUTING_ROUNDS 5
 
 static double median_of(double *values, int count)
 {

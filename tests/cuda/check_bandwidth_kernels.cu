@@ -92,6 +92,7 @@ struct Tensor {
     }
     ~Tensor() { cudaFree(allocation); }
     void poison() { CHECK_CUDA(cudaMemset(device, 0xFF, bytes.size())); }
+    void upload() { CHECK_CUDA(cudaMemcpy(device, bytes.data(), bytes.size(), cudaMemcpyHostToDevice)); }
     void download() { CHECK_CUDA(cudaMemcpy(bytes.data(), device, bytes.size(), cudaMemcpyDeviceToHost)); }
 };
 
@@ -161,7 +162,11 @@ static void check_bias_add(int64_t rows, int64_t columns, int dtype, bool misali
 /* Every M and epilogue for one (K, N, dtype): b and bias are shared by the M values. */
 static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const std::vector<int64_t> &ms) {
     const size_t offset = misaligned ? dtype_size(dtype) : 0;
-    Tensor b(K * N, dtype, offset), bias(N, dtype, offset);
+    Tensor b(K * N, dtype, offset), bias(N, dtype, offset), b_transposed(K * N, dtype, offset, false);
+    const size_t es = dtype_size(dtype);
+    for (int64_t k = 0; k < K; k++) /* the same weight as [N, K], for the transposed kernel */
+        for (int64_t j = 0; j < N; j++) memcpy(&b_transposed.bytes[(j * K + k) * es], &b.bytes[(k * N + j) * es], es);
+    b_transposed.upload();
     for (int64_t M : ms) {
         Tensor a(M * K, dtype, offset), out(M * N, dtype, offset, false);
         std::vector<double> product(M * N, 0.0), reference(M * N);
@@ -189,9 +194,20 @@ static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const
             const void *bias_pointer = epilogue == CUDA_EPILOGUE_NONE ? nullptr : bias.device;
             out.poison();
             if (workspace) CHECK_CUDA(cudaMemset(workspace, 0xFF, workspace_bytes)); /* stale partials would show */
-            report(matmul_skinny_forward(out.device, a.device, b.device, bias_pointer, M, K, N, dtype, epilogue,
+            report(matmul_skinny_forward(out.device, a.device, b.device, bias_pointer, M, K, N, 0, dtype, epilogue,
                                          workspace, 0),
                    out, reference, dtype, "skinny", epilogue_names[epilogue], sizes);
+            out.poison();
+            if (workspace) CHECK_CUDA(cudaMemset(workspace, 0xFF, workspace_bytes));
+            report(matmul_skinny_forward(out.device, a.device, b_transposed.device, bias_pointer, M, K, N, 1, dtype, epilogue,
+                                         workspace, 0),
+                   out, reference, dtype, "skinny^T", epilogue_names[epilogue], sizes);
+            if (M <= 4) { /* the shuffle kernel on its own (matmul_skinny_forward picks it for M <= 4) */
+                out.poison();
+                report(matmul_skinny_transposed_forward(out.device, a.device, b_transposed.device, bias_pointer, M, K, N,
+                                                        dtype, epilogue, 0),
+                       out, reference, dtype, "shuffle^T", epilogue_names[epilogue], sizes);
+            }
         }
         if (workspace) CHECK_CUDA(cudaFree(workspace));
     }
@@ -283,7 +299,8 @@ static void time_kernels() {
     const int64_t shapes[][2] = {{4096, 14336}, {768, 3072}};
     for (const auto &shape : shapes)
         for (int dtype : {CUDA_DTYPE_BF16, CUDA_DTYPE_F32})
-            for (int64_t M : {1, 16}) {
+            for (int64_t M : {1, 16})
+            for (int transposed = 0; transposed < 2; transposed++) { /* b [K, N]; b [N, K] */
                 const int64_t K = shape[0], N = shape[1];
                 const size_t es = dtype_size(dtype), workspace_bytes = matmul_skinny_workspace_bytes(M, K, N);
                 void *ma, *mb, *mbias, *mout, *workspace = nullptr;
@@ -296,15 +313,18 @@ static void time_kernels() {
                 fill_uniform(mb, K * N, dtype, 4);
                 fill_uniform(mbias, N, dtype, 5);
                 float ms = time_median_ms(
-                    [&] { return matmul_skinny_forward(mout, ma, mb, mbias, M, K, N, dtype, CUDA_EPILOGUE_BIAS, workspace, 0); },
+                    [&] {
+                        return matmul_skinny_forward(mout, ma, mb, mbias, M, K, N, transposed, dtype, CUDA_EPILOGUE_BIAS,
+                                                     workspace, 0);
+                    },
                     [&] {
                         read_kernel<<<1024, 256>>>((const uint4 *)flush, flush_bytes / 16, (uint4 *)flush);
                         CHECK_CUDA(cudaGetLastError());
                     });
                 double gbs = (double)K * N * es / (ms * 1e-3) / 1e9;
                 const bool goal = dtype == CUDA_DTYPE_BF16 && M == 1 && K == 4096;
-                printf("time  skinny %-4s M=%-2lld K=%-4lld N=%-5lld  %8.4f ms  %7.1f GB/s  %5.1f%% of 3.35 TB/s%s\n",
-                       dtype_names[dtype], (long long)M, (long long)K, (long long)N, ms, gbs, gbs / 33.5,
+                printf("time  %-9s %-4s M=%-2lld K=%-4lld N=%-5lld  %8.4f ms  %7.1f GB/s  %5.1f%% of 3.35 TB/s%s\n",
+                       transposed ? "skinny^T" : "skinny", dtype_names[dtype], (long long)M, (long long)K, (long long)N, ms, gbs, gbs / 33.5,
                        goal ? (ms <= 0.044f ? "  (goal <= 0.044 ms: met)" : "  (goal <= 0.044 ms: NOT met)") : "");
                 fflush(stdout);
                 CHECK_CUDA(cudaFree(ma));

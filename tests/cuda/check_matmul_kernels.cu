@@ -100,18 +100,25 @@ static void check_size(const size_case &sc) {
                 double *prow = &product[i * N];
                 for (int64_t j = 0; j < N; j++) prow[j] += av * brow[j];
             }
-        unsigned char *da, *db, *dbias, *dout;
+        std::vector<unsigned char> hbt(K * N * es); /* the same weight as [N, K] */
+        for (int64_t kk = 0; kk < K; kk++)
+            for (int64_t j = 0; j < N; j++) memcpy(&hbt[(j * K + kk) * es], &hb[(kk * N + j) * es], es);
+        unsigned char *da, *db, *dbt, *dbias, *dout;
         CHECK_CUDA(cudaMalloc(&da, M * K * es + off));
         CHECK_CUDA(cudaMalloc(&db, K * N * es + off));
+        CHECK_CUDA(cudaMalloc(&dbt, K * N * es + off));
         CHECK_CUDA(cudaMalloc(&dbias, N * es + off));
         CHECK_CUDA(cudaMalloc(&dout, M * N * es + off));
         CHECK_CUDA(cudaMemcpy(da + off, ha.data(), M * K * es, cudaMemcpyHostToDevice));
         CHECK_CUDA(cudaMemcpy(db + off, hb.data(), K * N * es, cudaMemcpyHostToDevice));
+        CHECK_CUDA(cudaMemcpy(dbt + off, hbt.data(), K * N * es, cudaMemcpyHostToDevice));
         CHECK_CUDA(cudaMemcpy(dbias + off, hbias.data(), N * es, cudaMemcpyHostToDevice));
 
-        for (int kernel = 0; kernel < 2; kernel++) { /* 0: simt (f32 only), 1: tensor core */
+        for (int variant = 0; variant < 4; variant++) { /* simt (f32 only), tensor core; each with b [K, N], b [N, K] */
+            const int kernel = variant / 2, transposed = variant % 2;
             if (kernel == 0 && dtype != CUDA_DTYPE_F32) continue;
-            const char *kname = kernel == 0 ? "simt" : "tensor_core";
+            const char *kname = kernel == 0 ? (transposed ? "simt b^T" : "simt") : (transposed ? "tensor_core b^T" : "tensor_core");
+            unsigned char *weight = transposed ? dbt : db;
             const char *dname = kernel == 1 && dtype == CUDA_DTYPE_F32 ? "tf32" : dtype_names[dtype];
             const double tol = kernel == 0 ? 1e-5 : dtype == CUDA_DTYPE_F32 ? 1e-3 : 1e-2;
             for (int epilogue = CUDA_EPILOGUE_NONE; epilogue <= CUDA_EPILOGUE_BIAS_GELU_TANH; epilogue++) {
@@ -120,14 +127,15 @@ static void check_size(const size_case &sc) {
                 CHECK_CUDA(cudaMemset(dout, 0xFF, M * N * es + off));
                 cudaError_t err;
                 if (kernel == 0)
-                    err = matmul_simt_forward((float *)(dout + off), (const float *)(da + off), (const float *)(db + off),
-                                              (const float *)bias_ptr, M, K, N, epilogue, 0);
+                    err = matmul_simt_forward((float *)(dout + off), (const float *)(da + off), (const float *)(weight + off),
+                                              (const float *)bias_ptr, M, K, N, transposed, epilogue, 0);
                 else
-                    err = matmul_tensor_core_forward(dout + off, da + off, db + off, bias_ptr, M, K, N, dtype, epilogue, 0);
+                    err = matmul_tensor_core_forward(dout + off, da + off, weight + off, bias_ptr, M, K, N, transposed, dtype,
+                                                     epilogue, 0);
                 if (err == cudaSuccess) err = cudaDeviceSynchronize();
                 cases++;
                 if (err != cudaSuccess) {
-                    printf("FAIL  %-11s %-4s %-14s %5lld %5lld %5lld  launch error: %s\n", kname, dname,
+                    printf("FAIL  %-15s %-4s %-14s %5lld %5lld %5lld  launch error: %s\n", kname, dname,
                            epilogue_names[epilogue], (long long)M, (long long)K, (long long)N, cudaGetErrorString(err));
                     failures++;
                     exit(1); /* a device fault poisons the context; nothing later would be meaningful */
@@ -144,13 +152,14 @@ static void check_size(const size_case &sc) {
                 double rel = sqrt(num / (den > 0 ? den : 1e-300));
                 bool ok = rel <= tol; /* false for NaN (an unwritten or non-finite output) */
                 if (!ok) failures++;
-                printf("%-4s  %-11s %-4s %-14s %5lld %5lld %5lld  %.3e (tol %.0e)%s\n", ok ? "ok" : "FAIL", kname, dname,
+                printf("%-4s  %-15s %-4s %-14s %5lld %5lld %5lld  %.3e (tol %.0e)%s\n", ok ? "ok" : "FAIL", kname, dname,
                        epilogue_names[epilogue], (long long)M, (long long)K, (long long)N, rel, tol,
                        sc.misalign ? "  [pointers misaligned by 1 element]" : "");
             }
         }
         CHECK_CUDA(cudaFree(da));
         CHECK_CUDA(cudaFree(db));
+        CHECK_CUDA(cudaFree(dbt));
         CHECK_CUDA(cudaFree(dbias));
         CHECK_CUDA(cudaFree(dout));
     }
@@ -164,7 +173,8 @@ static void time_kernels() {
     printf("(reference points on H100 SXM: cuBLAS fp32 SGEMM ~51 TFLOP/s, cuBLASLt bf16 ~600-700 TFLOP/s dense)\n");
     for (const auto &s : sizes) {
         const int64_t M = s[0], K = s[1], N = s[2];
-        for (int variant = 0; variant < 4; variant++) { /* simt f32, tensor core tf32, f16, bf16 */
+        for (int run = 0; run < 8; run++) { /* simt f32, tensor core tf32, f16, bf16; b [K, N], then b [N, K] */
+            const int variant = run % 4, transposed = run / 4;
             const int dtype = variant == 0 ? CUDA_DTYPE_F32 : variant - 1;
             const size_t es = dtype_size(dtype);
             void *a, *b, *bias, *out;
@@ -180,8 +190,9 @@ static void time_kernels() {
             CHECK_CUDA(cudaEventCreate(&stop));
             auto launch = [&]() {
                 return variant == 0 ? matmul_simt_forward((float *)out, (const float *)a, (const float *)b,
-                                                          (const float *)bias, M, K, N, CUDA_EPILOGUE_BIAS, 0)
-                                    : matmul_tensor_core_forward(out, a, b, bias, M, K, N, dtype, CUDA_EPILOGUE_BIAS, 0);
+                                                          (const float *)bias, M, K, N, transposed, CUDA_EPILOGUE_BIAS, 0)
+                                    : matmul_tensor_core_forward(out, a, b, bias, M, K, N, transposed, dtype,
+                                                                 CUDA_EPILOGUE_BIAS, 0);
             };
             for (int i = 0; i < 3; i++) CHECK_CUDA(launch());
             std::vector<float> ms(10);
@@ -195,8 +206,9 @@ static void time_kernels() {
             std::sort(ms.begin(), ms.end());
             float med = 0.5f * (ms[4] + ms[5]);
             double tflops = 2.0 * M * N * K / (med * 1e-3) / 1e12;
-            printf("time  %-11s %-4s  M=%-5lld K=%-5lld N=%-5lld  %9.3f ms  %7.1f TFLOP/s\n",
+            printf("time  %-11s %-4s %-6s M=%-5lld K=%-5lld N=%-5lld  %9.3f ms  %7.1f TFLOP/s\n",
                    variant == 0 ? "simt" : "tensor_core", variant == 0 ? "f32" : variant == 1 ? "tf32" : dtype_names[dtype],
+                   transposed ? "b^T" : "b",
                    (long long)M, (long long)K, (long long)N, med, tflops);
             fflush(stdout);
             CHECK_CUDA(cudaEventDestroy(start));

@@ -1,9 +1,11 @@
 /*
  * test_vulkan_ops.c — the Vulkan backend's own proof on whatever Vulkan device the machine has (Mesa
  * lavapipe in CI): every op, dtype and epilogue at awkward sizes against a float64 reference, through the
- * public API with plans forced onto the Vulkan device; then the GELU approximation's error on a dense
- * grid, injected failures falling back to the CPU, a tensor too large for one storage-buffer binding,
- * and device selection by index and by name.
+ * public API with plans forced onto the Vulkan device, matmuls with the weight as [K,N] and as [N,K]
+ * (FG_WEIGHT_N_K); the skinny shader (FUSEGRAPH_VULKAN_TILE=skinny) over M = 1..16 in both layouts, and
+ * the fallback to the tiled shader past M = 16; then the GELU approximation's error on a dense grid,
+ * injected failures falling back to the CPU, a tensor too large for one storage-buffer binding, and
+ * device selection by index and by name.
  *
  * Inputs are fresh random values in [-1, 1] (rounded to the dtype first, so the reference sees what the
  * device sees); outputs are poisoned with NaN before each run. Tolerance: norm-wise relative error
@@ -43,15 +45,23 @@ static float *rounded_random(int64_t count, fg_dtype dtype, void **out_typed)
 }
 
 /* Builds the graph for one case, runs it forced onto device, and returns the norm-wise relative error
- * (infinite on any failure). Elementwise cases use m rows of n. */
+ * (infinite on any failure). Elementwise cases use m rows of n; matmuls take the weight in layout (the
+ * reference always reads it as [K, N]). */
 static double run_case(fg_context *context, int device, kind kind, fg_dtype dtype, fg_gelu_form form, int64_t m, int64_t k,
-                       int64_t n, int *out_fallbacks, int *out_device_used, char *explain, size_t explain_capacity)
+                       int64_t n, fg_weight_layout layout, int *out_fallbacks, int *out_device_used, char *explain,
+                       size_t explain_capacity)
 {
-    int matmul = kind >= MATMUL;
-    int64_t a_dims[2] = {m, matmul ? k : n}, b_dims[2] = {k, n}, bias_dims[1] = {n}, out_count = m * n;
+    int matmul = kind >= MATMUL, transposed = matmul && layout == FG_WEIGHT_N_K;
+    int64_t a_dims[2] = {m, matmul ? k : n}, b_dims[2] = {transposed ? n : k, transposed ? k : n}, bias_dims[1] = {n};
+    int64_t out_count = m * n;
     void *a_typed = NULL, *b_typed = NULL, *bias_typed = NULL;
     float *a = rounded_random(m * a_dims[1], dtype, &a_typed);
     float *b = kind == ADD ? rounded_random(m * n, dtype, &b_typed) : matmul ? rounded_random(k * n, dtype, &b_typed) : NULL;
+    if (transposed) { /* the device gets the same weight as [N, K] */
+        void *given = check_transposed(b_typed, k, n, fg_dtype_size(dtype));
+        free(b_typed);
+        b_typed = given;
+    }
     float *bias = kind == BIAS_ADD || kind >= MATMUL_BIAS ? rounded_random(n, dtype, &bias_typed) : NULL;
     double *reference = NULL;
     if (matmul) {
@@ -74,14 +84,16 @@ static double run_case(fg_context *context, int device, kind kind, fg_dtype dtyp
         case ADD: status = fg_graph_add(graph, va, vb, &out); break;
         case BIAS_ADD: status = fg_graph_add(graph, va, vbias, &out); break;
         case GELU: status = fg_graph_gelu(graph, va, form, &out); break;
-        case MATMUL: status = fg_graph_matmul(graph, va, vb, &out); break;
+        case MATMUL: status = fg_graph_matmul_with_layout(graph, va, vb, layout, &out); break;
         case MATMUL_BIAS: {
             fg_value product;
-            status = fg_graph_matmul(graph, va, vb, &product);
+            status = fg_graph_matmul_with_layout(graph, va, vb, layout, &product);
             if (status == FG_OK) status = fg_graph_add(graph, product, vbias, &out);
             break;
         }
-        case MATMUL_BIAS_GELU: status = fg_graph_fused_matmul_add_gelu(graph, va, vb, vbias, form, &out); break;
+        case MATMUL_BIAS_GELU:
+            status = fg_graph_fused_matmul_add_gelu_with_layout(graph, va, vb, layout, vbias, form, &out);
+            break;
         }
     }
     if (status == FG_OK) status = fg_graph_mark_output(graph, out);
@@ -89,6 +101,11 @@ static double run_case(fg_context *context, int device, kind kind, fg_dtype dtyp
     fg_op op;
     if (status == FG_OK && kind == MATMUL_BIAS && (fg_graph_node_op(graph, 0, &op) != FG_OK || op != FG_OP_FUSED_MATMUL_ADD)) {
         fprintf(stderr, "matmul + bias was not fused into FUSED_MATMUL_ADD\n");
+        status = FG_ERR_INTERNAL;
+    }
+    fg_weight_layout node_layout = FG_WEIGHT_K_N;
+    if (status == FG_OK && matmul && (fg_graph_node_weight_layout(graph, 0, &node_layout) != FG_OK || node_layout != layout)) {
+        fprintf(stderr, "%s: the node's weight layout is %d, not %d\n", kind_names[kind], (int)node_layout, (int)layout);
         status = FG_ERR_INTERNAL;
     }
     fg_plan *plan = NULL;
@@ -116,17 +133,61 @@ static double run_case(fg_context *context, int device, kind kind, fg_dtype dtyp
 
 static double tolerance(fg_dtype dtype) { return dtype == FG_F32 ? 1e-5 : 1e-2; }
 
+/* Runs one case and checks it; with implementation, the plan must also name it (NULL: anything; a
+ * leading '!': must not name the rest). */
 static void check_case(fg_context *context, int device, kind kind, fg_dtype dtype, fg_gelu_form form, int64_t m, int64_t k,
-                       int64_t n)
+                       int64_t n, fg_weight_layout layout, const char *implementation)
 {
+    static char explain[8192];
     int used = -1, fallbacks = -1;
-    double error = run_case(context, device, kind, dtype, form, m, k, n, &fallbacks, &used, NULL, 0);
-    int ok = error <= tolerance(dtype) && used == device && fallbacks == 0;
+    explain[0] = 0;
+    double error = run_case(context, device, kind, dtype, form, m, k, n, layout, &fallbacks, &used, explain, sizeof explain);
+    int named = !implementation || (implementation[0] == '!' ? strstr(explain, implementation + 1) == NULL
+                                                              : strstr(explain, implementation) != NULL);
+    int ok = error <= tolerance(dtype) && used == device && fallbacks == 0 && named;
     CHECK(ok);
     if (!ok || getenv("FUSEGRAPH_TEST_VERBOSE"))
-        fprintf(ok ? stdout : stderr, "%-16s %-4s %-5s m=%lld k=%lld n=%lld: error %.3g, device %d, fallbacks %d\n",
-                kind_names[kind], fg_dtype_name(dtype), form == FG_GELU_TANH ? "tanh" : "exact", (long long)m, (long long)k,
-                (long long)n, error, used, fallbacks);
+        fprintf(ok ? stdout : stderr, "%-16s %-4s %-5s%s m=%lld k=%lld n=%lld: error %.3g, device %d, fallbacks %d%s%s\n",
+                kind_names[kind], fg_dtype_name(dtype), form == FG_GELU_TANH ? "tanh" : "exact",
+                kind >= MATMUL && layout == FG_WEIGHT_N_K ? " w[N,K]" : "", (long long)m, (long long)k, (long long)n, error,
+                used, fallbacks, named ? "" : "; the plan does not name (or, with '!', names) ", named ? "" : implementation);
+    if (!named) fprintf(stderr, "%s\n", explain);
+}
+
+/* FUSEGRAPH_VULKAN_TILE=skinny: every M from 1 to 16 in both layouts and every dtype runs the skinny
+ * shader and is right, at awkward K and N (each epilogue in turn); M = 17 falls back to the measured
+ * choice (tiled, or cooperative for f16 where the device has it), never the skinny shader. */
+static void skinny_cases(const fg_device_info *info)
+{
+    if (!strstr(info->reason, "skinny matmul yes")) {
+        printf("skinny matmul shader: not tested: %s has no subgroup arithmetic in compute shaders\n", info->name);
+        return;
+    }
+    int device;
+    fg_device_info forced_info;
+    fg_context *context = open_vulkan("FUSEGRAPH_VULKAN_TILE=skinny", &device, &forced_info);
+    CHECK(context && device > 0);
+    if (!context || device <= 0) {
+        fg_context_destroy(context);
+        return;
+    }
+    static const int64_t rows[] = {1, 2, 3, 5, 8, 13, 16, 17};
+    static const int64_t shapes[][2] = {{1, 1}, {7, 31}, {31, 1000}, {1000, 7}, {4097, 65}, {768, 257}};
+    int before = check_failures, index = 0;
+    for (int d = 0; d < 3; d++) {
+        if (info->cost.matmul_flops_per_second[d] <= 0) continue;
+        for (int layout = 0; layout < 2; layout++)
+            for (size_t r = 0; r < sizeof rows / sizeof *rows; r++)
+                for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++, index++) {
+                    kind matmul_kind = (kind)(MATMUL + index % 3);
+                    fg_gelu_form form = index % 7 < 3 ? FG_GELU_TANH : FG_GELU_EXACT;
+                    check_case(context, device, matmul_kind, (fg_dtype)d, form, rows[r], shapes[s][0], shapes[s][1],
+                               (fg_weight_layout)layout, rows[r] <= 16 ? "matmul skinny" : "!matmul skinny");
+                }
+    }
+    printf("skinny shader: M = 1..16, both layouts, every dtype %s; M = 17 on another shader\n",
+           check_failures == before ? "right" : "WRONG");
+    fg_context_destroy(context);
 }
 
 /* GELU on a dense grid of [-8, 8]: max |out - ref| / max(1, |x|), the figure gelu.glsl states. */
@@ -169,7 +230,8 @@ static void injected_failures(void)
         fg_context *context = open_vulkan(settings, &device, &info);
         CHECK(context && device > 0);
         if (!context || device <= 0) continue;
-        double error = run_case(context, device, MATMUL_BIAS_GELU, FG_F32, FG_GELU_EXACT, 33, 65, 17, &fallbacks, NULL, NULL, 0);
+        double error = run_case(context, device, MATMUL_BIAS_GELU, FG_F32, FG_GELU_EXACT, 33, 65, 17, FG_WEIGHT_K_N, &fallbacks,
+                                NULL, NULL, 0);
         printf("FUSEGRAPH_VULKAN_FAIL=%s: error %.3g, fallbacks %d\n", calls[c], error, fallbacks);
         CHECK(error <= 1e-5);
         CHECK(fallbacks > 0);
@@ -183,7 +245,8 @@ static void large_tensor(fg_context *context, int device)
 {
     int used = -1, fallbacks = -1;
     static char explain[8192];
-    double error = run_case(context, device, GELU, FG_F32, FG_GELU_TANH, 36, 0, 1 << 20, &fallbacks, &used, explain, sizeof explain);
+    double error = run_case(context, device, GELU, FG_F32, FG_GELU_TANH, 36, 0, 1 << 20, FG_WEIGHT_K_N, &fallbacks, &used, explain,
+                            sizeof explain);
     printf("gelu on 36M f32 elements: error %.3g, ran on device %d%s\n", error, used,
            used == 0 ? " (the CPU: too large for one binding)" : "");
     CHECK(error <= 1e-5);
@@ -246,20 +309,25 @@ int main(void)
         }
         int before = check_failures;
         for (int s = 0; s < 6; s++) {
-            check_case(context, device, ADD, dtype, FG_GELU_EXACT, elementwise[s][0], 0, elementwise[s][1]);
-            check_case(context, device, BIAS_ADD, dtype, FG_GELU_EXACT, bias_shapes[s][0], 0, bias_shapes[s][1]);
+            check_case(context, device, ADD, dtype, FG_GELU_EXACT, elementwise[s][0], 0, elementwise[s][1], FG_WEIGHT_K_N, NULL);
+            check_case(context, device, BIAS_ADD, dtype, FG_GELU_EXACT, bias_shapes[s][0], 0, bias_shapes[s][1], FG_WEIGHT_K_N, NULL);
             for (int form = 0; form < 2; form++)
-                check_case(context, device, GELU, dtype, (fg_gelu_form)form, elementwise[s][0], 0, elementwise[s][1]);
+                check_case(context, device, GELU, dtype, (fg_gelu_form)form, elementwise[s][0], 0, elementwise[s][1], FG_WEIGHT_K_N,
+                           NULL);
         }
-        for (int s = 0; s < 8; s++) {
-            const int64_t *size = matmuls[s];
-            check_case(context, device, MATMUL, dtype, FG_GELU_EXACT, size[0], size[1], size[2]);
-            check_case(context, device, MATMUL_BIAS, dtype, FG_GELU_EXACT, size[0], size[1], size[2]);
-            for (int form = 0; form < 2; form++)
-                check_case(context, device, MATMUL_BIAS_GELU, dtype, (fg_gelu_form)form, size[0], size[1], size[2]);
-        }
-        printf("%s: every op, epilogue and size %s\n", fg_dtype_name(dtype), check_failures == before ? "right" : "WRONG");
+        for (int s = 0; s < 8; s++)
+            for (int layout = 0; layout < 2; layout++) {
+                const int64_t *size = matmuls[s];
+                fg_weight_layout weight = (fg_weight_layout)layout;
+                check_case(context, device, MATMUL, dtype, FG_GELU_EXACT, size[0], size[1], size[2], weight, NULL);
+                check_case(context, device, MATMUL_BIAS, dtype, FG_GELU_EXACT, size[0], size[1], size[2], weight, NULL);
+                for (int form = 0; form < 2; form++)
+                    check_case(context, device, MATMUL_BIAS_GELU, dtype, (fg_gelu_form)form, size[0], size[1], size[2], weight, NULL);
+            }
+        printf("%s: every op, epilogue, size and weight layout %s\n", fg_dtype_name(dtype),
+               check_failures == before ? "right" : "WRONG");
     }
+    skinny_cases(&info);
     gelu_grid(context, device, FG_GELU_EXACT);
     gelu_grid(context, device, FG_GELU_TANH);
     large_tensor(context, device);

@@ -45,7 +45,7 @@ typedef struct measure_buffers {
 static int gemm_work(void *argument)
 {
     measure_buffers *m = argument;
-    matmul_forward(m->c, m->a, m->b, m->size, m->size, m->size);
+    matmul_forward(m->c, m->a, m->b, m->size, m->size, m->size, FG_WEIGHT_K_N);
     return 1;
 }
 

@@ -49,7 +49,7 @@ static fg_status run_f32(const fg_node_desc *node, void *const *inputs, void *ou
     float *out = output;
     switch (node->op) {
     case FG_OP_MATMUL:
-        matmul_forward(out, a, b, node->m, node->k, node->n);
+        matmul_forward(out, a, b, node->m, node->k, node->n, node->weight_layout);
         return FG_OK;
     case FG_OP_ADD:
         if (node->bias_length) bias_add_forward(out, a, b, node->elements / node->bias_length, node->bias_length);
@@ -60,8 +60,8 @@ static fg_status run_f32(const fg_node_desc *node, void *const *inputs, void *ou
         return FG_OK;
     case FG_OP_FUSED_MATMUL_ADD:
     case FG_OP_FUSED_MATMUL_ADD_GELU:
-        linear_forward(out, a, b, inputs[2], node->m, node->k, node->n, node->op == FG_OP_FUSED_MATMUL_ADD_GELU,
-                       node->gelu_form);
+        linear_forward(out, a, b, inputs[2], node->m, node->k, node->n, node->weight_layout,
+                       node->op == FG_OP_FUSED_MATMUL_ADD_GELU, node->gelu_form);
         return FG_OK;
     case FG_OP_COUNT:
         break;

@@ -23,17 +23,18 @@ void bias_gelu_forward(float *inout, const float *bias, int64_t rows, int64_t co
 /* One element, scalar libm math: the slow, obviously-right version. */
 float gelu_reference(float x, fg_gelu_form form);
 
-/* out[M, N] = a[M, K] x b[K, N]. */
-void matmul_forward(float *out, const float *a, const float *b, int64_t m, int64_t k, int64_t n);
+/* out[M, N] = a[M, K] x b, with b [K, N] (FG_WEIGHT_K_N) or [N, K] (FG_WEIGHT_N_K: out = a b^T). */
+void matmul_forward(float *out, const float *a, const float *b, int64_t m, int64_t k, int64_t n,
+                    fg_weight_layout layout);
 /* out = a x b + bias, then GELU when apply_gelu: the epilogue runs on each row panel right after the
  * panel's GEMM, while the panel is still in cache. */
 void linear_forward(float *out, const float *a, const float *b, const float *bias, int64_t m, int64_t k,
-                    int64_t n, int apply_gelu, fg_gelu_form form);
+                    int64_t n, fg_weight_layout layout, int apply_gelu, fg_gelu_form form);
 
 /* The fused layer without oneDNN: GEMM (OpenBLAS or built-in) one row panel at a time, each panel's
  * epilogue applied while it is in cache. linear_forward uses it when oneDNN is absent. */
 void linear_forward_panels(float *out, const float *a, const float *b, const float *bias, int64_t m, int64_t k,
-                           int64_t n, int apply_gelu, fg_gelu_form form);
+                           int64_t n, fg_weight_layout layout, int apply_gelu, fg_gelu_form form);
 
 /* convert_cpu.c: f16/bf16 <-> f32, round to nearest even. */
 float f16_to_f32(uint16_t value);

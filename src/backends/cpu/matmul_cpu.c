@@ -37,6 +37,32 @@ const char *matmul_library_name(void)
 }
 
 #ifndef FUSEGRAPH_HAVE_OPENBLAS
+/* out = a b^T with b [N, K]: each output is a dot product of two contiguous rows. Blocks of n keep a
+ * panel of b in L2 while rows of a stream past it; the inner loop is a reduction, which compilers
+ * vectorize only with reassociation allowed, so 8 partial sums make the independent lanes explicit. */
+static void blocked_gemm_transposed(float *out, const float *a, const float *b, int64_t m, int64_t k, int64_t n)
+{
+    enum { BLOCK_N = 64 };
+    for (int64_t n0 = 0; n0 < n; n0 += BLOCK_N) {
+        int64_t n1 = n0 + BLOCK_N < n ? n0 + BLOCK_N : n;
+#pragma omp parallel for schedule(static) if (m * (n1 - n0) * k > (1 << 18))
+        for (int64_t i = 0; i < m; i++) {
+            const float *a_row = a + i * k;
+            for (int64_t j = n0; j < n1; j++) {
+                const float *b_row = b + j * k;
+                float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                int64_t p = 0;
+                for (; p + 8 <= k; p += 8)
+                    for (int lane = 0; lane < 8; lane++) partial[lane] += a_row[p + lane] * b_row[p + lane];
+                float sum = 0.0f;
+                for (; p < k; p++) sum += a_row[p] * b_row[p];
+                for (int lane = 0; lane < 8; lane++) sum += partial[lane];
+                out[i * n + j] = sum;
+            }
+        }
+    }
+}
+
 /* Blocked i-k-j GEMM: the innermost loop runs along a row of b and of out, contiguous, so it
  * vectorizes; blocks of k and n keep a panel of b in L2 while rows of a stream past it. */
 static void blocked_gemm(float *out, const float *a, const float *b, int64_t m, int64_t k, int64_t n)
@@ -62,44 +88,48 @@ static void blocked_gemm(float *out, const float *a, const float *b, int64_t m, 
 #endif
 
 /* GEMM without oneDNN: OpenBLAS or the blocked loops. */
-static void blas_gemm(float *out, const float *a, const float *b, int64_t m, int64_t k, int64_t n)
+static void blas_gemm(float *out, const float *a, const float *b, int64_t m, int64_t k, int64_t n,
+                      fg_weight_layout layout)
 {
+    int transposed = layout == FG_WEIGHT_N_K;
 #ifdef FUSEGRAPH_HAVE_OPENBLAS
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f, a,
-                (blasint)k, b, (blasint)n, 0.0f, out, (blasint)n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, transposed ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n,
+                (blasint)k, 1.0f, a, (blasint)k, b, transposed ? (blasint)k : (blasint)n, 0.0f, out, (blasint)n);
 #else
-    blocked_gemm(out, a, b, m, k, n);
+    if (transposed) blocked_gemm_transposed(out, a, b, m, k, n);
+    else blocked_gemm(out, a, b, m, k, n);
 #endif
 }
 
-void matmul_forward(float *out, const float *a, const float *b, int64_t m, int64_t k, int64_t n)
+void matmul_forward(float *out, const float *a, const float *b, int64_t m, int64_t k, int64_t n,
+                    fg_weight_layout layout)
 {
 #ifdef FUSEGRAPH_HAVE_ONEDNN
-    if (onednn_linear(out, a, b, NULL, m, k, n, ONEDNN_PLAIN)) return;
+    if (onednn_linear(out, a, b, NULL, m, k, n, layout == FG_WEIGHT_N_K, ONEDNN_PLAIN)) return;
 #endif
-    blas_gemm(out, a, b, m, k, n);
+    blas_gemm(out, a, b, m, k, n, layout);
 }
 
 void linear_forward_panels(float *out, const float *a, const float *b, const float *bias, int64_t m, int64_t k,
-                           int64_t n, int apply_gelu, fg_gelu_form form)
+                           int64_t n, fg_weight_layout layout, int apply_gelu, fg_gelu_form form)
 {
     int64_t panel_rows = PANEL_BYTES / (int64_t)sizeof(float) / n;
     if (panel_rows < PANEL_MIN_ROWS) panel_rows = PANEL_MIN_ROWS;
     for (int64_t row = 0; row < m; row += panel_rows) {
         int64_t rows = m - row < panel_rows ? m - row : panel_rows;
         float *panel = out + row * n;
-        blas_gemm(panel, a + row * k, b, rows, k, n);
+        blas_gemm(panel, a + row * k, b, rows, k, n, layout);
         if (apply_gelu) bias_gelu_forward(panel, bias, rows, n, form);
         else bias_add_forward(panel, panel, bias, rows, n);
     }
 }
 
 void linear_forward(float *out, const float *a, const float *b, const float *bias, int64_t m, int64_t k,
-                    int64_t n, int apply_gelu, fg_gelu_form form)
+                    int64_t n, fg_weight_layout layout, int apply_gelu, fg_gelu_form form)
 {
 #ifdef FUSEGRAPH_HAVE_ONEDNN
     int epilogue = !apply_gelu ? ONEDNN_BIAS : form == FG_GELU_TANH ? ONEDNN_BIAS_GELU_TANH : ONEDNN_BIAS_GELU_EXACT;
-    if (onednn_linear(out, a, b, bias, m, k, n, epilogue)) return;
+    if (onednn_linear(out, a, b, bias, m, k, n, layout == FG_WEIGHT_N_K, epilogue)) return;
 #endif
-    linear_forward_panels(out, a, b, bias, m, k, n, apply_gelu, form);
+    linear_forward_panels(out, a, b, bias, m, k, n, layout, apply_gelu, form);
 }

@@ -8,7 +8,7 @@
  * our elementwise kernels, so no two thread pools fight over the cores (OpenBLAS's pthreads pool
  * spinning against OpenMP made the row-panel fused path 2.2x slower than its plain GEMM).
  *
- * Creating a primitive takes a while (JIT), so primitives are cached by (M, K, N, epilogue) in a small
+ * Creating a primitive takes a while (JIT), so primitives are cached by (M, K, N, weight layout, epilogue) in a small
  * LRU table behind a mutex; executing one is thread-safe.
  */
 #include "matmul_onednn.h"
@@ -21,7 +21,7 @@
 
 typedef struct cached_primitive {
     int64_t m, k, n;
-    int epilogue;
+    int b_transposed, epilogue;
     uint64_t last_use;
     dnnl_primitive_t primitive;
 } cached_primitive;
@@ -35,19 +35,21 @@ static uint64_t use_clock;
 
 static void create_engine(void) { engine_ready = dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success; }
 
-static void describe(dnnl_memory_desc_t *md, int64_t rows, int64_t columns)
+/* A [rows, columns] f32 matrix, row-major ("ab"), or stored as its transpose ("ba": columns outermost,
+ * which is how a [N, K] weight presents the [K, N] matrix the primitive multiplies by). */
+static void describe(dnnl_memory_desc_t *md, int64_t rows, int64_t columns, int transposed)
 {
     dnnl_dims_t dims = {rows, columns};
-    dnnl_memory_desc_init_by_tag(md, 2, dims, dnnl_f32, dnnl_ab);
+    dnnl_memory_desc_init_by_tag(md, 2, dims, dnnl_f32, transposed ? dnnl_ba : dnnl_ab);
 }
 
-static dnnl_primitive_t create_primitive(int64_t m, int64_t k, int64_t n, int epilogue)
+static dnnl_primitive_t create_primitive(int64_t m, int64_t k, int64_t n, int b_transposed, int epilogue)
 {
     dnnl_memory_desc_t a_md, b_md, bias_md, c_md;
-    describe(&a_md, m, k);
-    describe(&b_md, k, n);
-    describe(&bias_md, 1, n);
-    describe(&c_md, m, n);
+    describe(&a_md, m, k, 0);
+    describe(&b_md, k, n, b_transposed);
+    describe(&bias_md, 1, n, 0);
+    describe(&c_md, m, n, 0);
     dnnl_matmul_desc_t desc;
     if (dnnl_matmul_desc_init(&desc, &a_md, &b_md, epilogue == ONEDNN_PLAIN ? NULL : &bias_md, &c_md) != dnnl_success)
         return NULL;
@@ -73,14 +75,15 @@ static dnnl_primitive_t create_primitive(int64_t m, int64_t k, int64_t n, int ep
 }
 
 /* The cached primitive for the key, created on a miss (evicting the least recently used). */
-static dnnl_primitive_t lookup(int64_t m, int64_t k, int64_t n, int epilogue)
+static dnnl_primitive_t lookup(int64_t m, int64_t k, int64_t n, int b_transposed, int epilogue)
 {
     pthread_mutex_lock(&cache_lock);
     int victim = 0;
     dnnl_primitive_t found = NULL;
     for (int i = 0; i < CACHE_ENTRIES; i++) {
         cached_primitive *entry = &cache[i];
-        if (entry->primitive && entry->m == m && entry->k == k && entry->n == n && entry->epilogue == epilogue) {
+        if (entry->primitive && entry->m == m && entry->k == k && entry->n == n && entry->b_transposed == b_transposed &&
+            entry->epilogue == epilogue) {
             entry->last_use = ++use_clock;
             found = entry->primitive;
             break;
@@ -88,11 +91,11 @@ static dnnl_primitive_t lookup(int64_t m, int64_t k, int64_t n, int epilogue)
         if (!entry->primitive || (cache[victim].primitive && entry->last_use < cache[victim].last_use)) victim = i;
     }
     if (!found) {
-        found = create_primitive(m, k, n, epilogue);
+        found = create_primitive(m, k, n, b_transposed, epilogue);
         if (found) {
             cached_primitive *entry = &cache[victim];
             if (entry->primitive) dnnl_primitive_destroy(entry->primitive);
-            *entry = (cached_primitive){m, k, n, epilogue, ++use_clock, found};
+            *entry = (cached_primitive){m, k, n, b_transposed, epilogue, ++use_clock, found};
         }
     }
     pthread_mutex_unlock(&cache_lock);
@@ -100,17 +103,17 @@ static dnnl_primitive_t lookup(int64_t m, int64_t k, int64_t n, int epilogue)
 }
 
 int onednn_linear(float *out, const float *a, const float *b, const float *bias, int64_t m, int64_t k, int64_t n,
-                  int epilogue)
+                  int b_transposed, int epilogue)
 {
     pthread_once(&engine_once, create_engine);
     if (!engine_ready) return 0;
-    dnnl_primitive_t primitive = lookup(m, k, n, epilogue);
+    dnnl_primitive_t primitive = lookup(m, k, n, b_transposed, epilogue);
     if (!primitive) return 0;
     dnnl_memory_desc_t a_md, b_md, bias_md, c_md;
-    describe(&a_md, m, k);
-    describe(&b_md, k, n);
-    describe(&bias_md, 1, n);
-    describe(&c_md, m, n);
+    describe(&a_md, m, k, 0);
+    describe(&b_md, k, n, b_transposed);
+    describe(&bias_md, 1, n, 0);
+    describe(&c_md, m, n, 0);
     dnnl_memory_t memories[4] = {NULL, NULL, NULL, NULL};
     dnnl_stream_t stream = NULL;
     int ok = dnnl_memory_create(&memories[0], &a_md, engine, (void *)a) == dnnl_success &&

@@ -1,7 +1,7 @@
 /*
  * cuda_autotune.c — choosing a matmul implementation by measurement, never by guess.
  *
- * A shape class is (op, dtype, f32 precision, GELU form, M class, K, N), where the M class is M itself
+ * A shape class is (op, dtype, f32 precision, GELU form, weight layout, M class, K, N), where the M class is M itself
  * up to 16 (the skinny kernel's range, where every M behaves differently) and M rounded up to a power of
  * two above. On the first node of a class every implementation that applies runs on scratch buffers of
  * the node's own size: one warm-up, then the median of up to 9 timed runs (fewer when one run takes
@@ -38,9 +38,9 @@ static int64_t m_class(int64_t m)
 
 static void class_key(const fg_node_desc *node, char *key, size_t capacity)
 {
-    snprintf(key, capacity, "op%d-dtype%d-precision%d-gelu%d-m%lld-k%lld-n%lld", (int)node->op, (int)node->dtype,
+    snprintf(key, capacity, "op%d-dtype%d-precision%d-gelu%d-layout%d-m%lld-k%lld-n%lld", (int)node->op, (int)node->dtype,
              node->dtype == FG_F32 ? (int)node->precision : 0, node->op == FG_OP_FUSED_MATMUL_ADD_GELU ? (int)node->gelu_form : 0,
-             (long long)m_class(node->m), (long long)node->k, (long long)node->n);
+             (int)node->weight_layout, (long long)m_class(node->m), (long long)node->k, (long long)node->n);
 }
 
 static tuned_class *remember(cuda_autotune *autotune, const char *key, cuda_implementation implementation, double seconds,
@@ -65,8 +65,8 @@ cuda_autotune *cuda_autotune_create(cuda_backend *cuda)
 {
     cuda_autotune *autotune = calloc(1, sizeof *autotune);
     if (!autotune) return NULL;
-    /* v2: cublaslt_then_gelu joined the candidates; classes tuned without it are measured again */
-    cuda_cache_path(cuda, "autotune-v2", autotune->path, sizeof autotune->path);
+    /* v2: cublaslt_then_gelu joined the candidates; v3: the weight layout joined the class */
+    cuda_cache_path(cuda, "autotune-v3", autotune->path, sizeof autotune->path);
     FILE *file = autotune->path[0] ? fopen(autotune->path, "r") : NULL;
     if (!file) return autotune;
     char key[96], name[32];

@@ -18,6 +18,7 @@
  *   FUSEGRAPH_CUDA_NO_CACHE=1            neither read nor write the cost/autotune cache files
  */
 #include "cuda_backend.h"
+#include "../common/backend_support.h"
 #include "../common/cache_file.h"
 
 #include <stdarg.h>
@@ -29,31 +30,24 @@ fg_status cuda_fail(cuda_backend *cuda, fg_status status, const char *format, ..
 {
     va_list arguments;
     va_start(arguments, format);
-    vsnprintf(cuda->last_error, sizeof cuda->last_error, format, arguments);
+    backend_fail_formatted(cuda->last_error, sizeof cuda->last_error, status, format, arguments);
     va_end(arguments);
     return status;
 }
 
 void cuda_log(const cuda_backend *cuda, fg_log_level level, const char *format, ...)
 {
-    char message[512];
     va_list arguments;
     va_start(arguments, format);
-    vsnprintf(message, sizeof message, format, arguments);
+    backend_log_formatted(cuda->host, level, format, arguments);
     va_end(arguments);
-    cuda->host->log(level, message);
 }
 
 const char *cuda_setting(const cuda_backend *cuda, const char *name) { return cuda->host->setting(cuda->host, name); }
 
 int cuda_injected_failure(const cuda_backend *cuda, const char *call)
 {
-    const char *list = cuda_setting(cuda, "FUSEGRAPH_CUDA_FAIL");
-    if (!list) return 0;
-    size_t length = strlen(call);
-    for (const char *p = list; (p = strstr(p, call)) != NULL; p += length)
-        if ((p == list || p[-1] == '+') && (p[length] == 0 || p[length] == '+')) return 1;
-    return 0;
+    return backend_setting_lists(cuda->host, "FUSEGRAPH_CUDA_FAIL", call);
 }
 
 /* Errors after which the CUDA context cannot be used again (the process would have to restart it). */

@@ -109,7 +109,7 @@ void cuda_cublaslt_unload(cuda_cublaslt *cublaslt);
 /* out[M,N] = a[M,K] x b[K,N] (+ bias, + tanh GELU as the epilogue says; exact GELU is not a cuBLASLt
  * epilogue: the caller asks for BIAS and runs our exact GELU after). f32 precision: exact or TF32. */
 cudaError_t cuda_cublaslt_matmul(cuda_backend *cuda, void *out, const void *a, const void *b, const void *bias,
-                                 int64_t m, int64_t k, int64_t n, int dtype, int tf32, int epilogue,
+                                 int64_t m, int64_t k, int64_t n, int b_transposed, int dtype, int tf32, int epilogue,
                                  cudaStream_t stream, char *error, size_t error_capacity);
 
 /* cuda_matmul.c: the implementations of matmul-like nodes */

@@ -11,9 +11,12 @@
  *   tensor_core     -           mma TF32           mma          any     fused (one store)
  *   simt            FFMA        FFMA (exact)       -            any     fused
  *   skinny          FFMA        FFMA (exact)       FMA, f32     <= 16   fused after the split-K sum
+ *                                                                       (weight [N, K]: a lane per row of it)
  *   cublaslt_then_gelu  as cublaslt, for tanh GELU where precision is reduced: BIAS + our tanh pass
  *
- * cuda_autotune.c measures the ones that apply and keeps the fastest per shape class.
+ * Every implementation takes the weight as [K, N] or as [N, K] (fg_weight_layout); cuBLASLt reads [N, K]
+ * with its A operand transposed, its fastest form. cuda_autotune.c measures the ones that apply and
+ * keeps the fastest per shape class (the layout is part of the class).
  */
 #include "cuda_backend.h"
 
@@ -64,7 +67,7 @@ cudaError_t cuda_matmul_run(cuda_backend *cuda, cuda_implementation implementati
                             const void *a, const void *b, const void *bias, void *out, char *error, size_t capacity)
 {
     cudaStream_t stream = cuda->compute.stream;
-    int epilogue = epilogue_of(node), dtype = (int)node->dtype;
+    int epilogue = epilogue_of(node), dtype = (int)node->dtype, transposed = node->weight_layout == FG_WEIGHT_N_K;
     cudaError_t result = cudaErrorNotSupported;
     error[0] = 0;
     switch (implementation) {
@@ -79,18 +82,18 @@ cudaError_t cuda_matmul_run(cuda_backend *cuda, cuda_implementation implementati
         int gelu_pass = epilogue == CUDA_EPILOGUE_BIAS_GELU_EXACT ||
                         (epilogue == CUDA_EPILOGUE_BIAS_GELU_TANH &&
                          (!reduced_precision || implementation == CUDA_IMPLEMENTATION_CUBLASLT_THEN_GELU));
-        result = cuda_cublaslt_matmul(cuda, out, a, b, bias, node->m, node->k, node->n, dtype, tf32_allowed(node),
-                                      gelu_pass ? CUDA_EPILOGUE_BIAS : epilogue, stream, error, capacity);
+        result = cuda_cublaslt_matmul(cuda, out, a, b, bias, node->m, node->k, node->n, transposed, dtype,
+                                      tf32_allowed(node), gelu_pass ? CUDA_EPILOGUE_BIAS : epilogue, stream, error, capacity);
         if (result == cudaSuccess && gelu_pass)
             result = gelu_forward(out, out, node->m * node->n,
                                   epilogue == CUDA_EPILOGUE_BIAS_GELU_TANH ? CUDA_GELU_TANH : CUDA_GELU_EXACT, dtype, stream);
         break;
     }
     case CUDA_IMPLEMENTATION_TENSOR_CORE:
-        result = matmul_tensor_core_forward(out, a, b, bias, node->m, node->k, node->n, dtype, epilogue, stream);
+        result = matmul_tensor_core_forward(out, a, b, bias, node->m, node->k, node->n, transposed, dtype, epilogue, stream);
         break;
     case CUDA_IMPLEMENTATION_SIMT:
-        result = matmul_simt_forward(out, a, b, bias, node->m, node->k, node->n, epilogue, stream);
+        result = matmul_simt_forward(out, a, b, bias, node->m, node->k, node->n, transposed, epilogue, stream);
         break;
     case CUDA_IMPLEMENTATION_SKINNY: {
         void *workspace = NULL;
@@ -99,7 +102,8 @@ cudaError_t cuda_matmul_run(cuda_backend *cuda, cuda_implementation implementati
             snprintf(error, capacity, "split-K workspace of %zu bytes: %s", bytes, cuda->last_error);
             return cudaErrorMemoryAllocation;
         }
-        result = matmul_skinny_forward(out, a, b, bias, node->m, node->k, node->n, dtype, epilogue, workspace, stream);
+        result = matmul_skinny_forward(out, a, b, bias, node->m, node->k, node->n, transposed, dtype, epilogue, workspace,
+                                       stream);
         break;
     }
     default:
@@ -127,7 +131,10 @@ static const char *dtype_name(fg_dtype dtype) { return dtype == FG_F16 ? "f16" :
 
 static void describe_node(const fg_node_desc *node, char *text, size_t capacity)
 {
-    if (is_matmul_like(node->op))
+    if (is_matmul_like(node->op) && node->weight_layout == FG_WEIGHT_N_K)
+        snprintf(text, capacity, "%s %s [%lld x %lld] x [%lld x %lld]^T", op_name(node->op), dtype_name(node->dtype),
+                 (long long)node->m, (long long)node->k, (long long)node->n, (long long)node->k);
+    else if (is_matmul_like(node->op))
         snprintf(text, capacity, "%s %s [%lld x %lld] x [%lld x %lld]", op_name(node->op), dtype_name(node->dtype),
                  (long long)node->m, (long long)node->k, (long long)node->k, (long long)node->n);
     else

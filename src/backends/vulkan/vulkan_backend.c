@@ -11,8 +11,9 @@
  *                                        read at every call, so the core's CPU fallback can be tested
  *   FUSEGRAPH_VULKAN_NO_CACHE=1          neither read nor write the cost/tuning cache file
  *   FUSEGRAPH_VULKAN_NO_COOPERATIVE=1    do not use cooperative matrices even where the device has them
- *   FUSEGRAPH_VULKAN_TILE=32x32|64x64|128x128|cooperative   every matmul uses this configuration instead
- *                                        of the tuned one (tests, benchmarks; vulkan_pipelines.c)
+ *   FUSEGRAPH_VULKAN_TILE=32x32|64x64|128x128|cooperative|skinny   every matmul this shader or tile
+ *                                        configuration can run uses it instead of the measured choice
+ *                                        (tests, benchmarks; vulkan_matmul_choice.c)
  *   FUSEGRAPH_VULKAN_DISABLE=1           create() fails at once (tests that want no Vulkan device)
  *
  * Every entry point takes the lock (plans of one context may run on several threads) and fails at once
@@ -20,6 +21,7 @@
  * runs everything on the CPU.
  */
 #include "vulkan_backend.h"
+#include "../common/backend_support.h"
 #include "../common/cache_file.h"
 
 #include <stdarg.h>
@@ -31,7 +33,7 @@ fg_status vulkan_fail(vulkan_backend *vulkan, fg_status status, const char *form
 {
     va_list arguments;
     va_start(arguments, format);
-    vsnprintf(vulkan->last_error, sizeof vulkan->last_error, format, arguments);
+    backend_fail_formatted(vulkan->last_error, sizeof vulkan->last_error, status, format, arguments);
     va_end(arguments);
     return status;
 }
@@ -68,12 +70,10 @@ fg_status vulkan_check(vulkan_backend *vulkan, VkResult result, const char *op, 
 
 void vulkan_log(const vulkan_backend *vulkan, fg_log_level level, const char *format, ...)
 {
-    char message[512];
     va_list arguments;
     va_start(arguments, format);
-    vsnprintf(message, sizeof message, format, arguments);
+    backend_log_formatted(vulkan->host, level, format, arguments);
     va_end(arguments);
-    vulkan->host->log(level, message);
 }
 
 const char *vulkan_setting(const vulkan_backend *vulkan, const char *name) { return vulkan->host->setting(vulkan->host, name); }
@@ -92,12 +92,7 @@ void vulkan_cache_path(const vulkan_backend *vulkan, const char *what, char *pat
 /* 1 when the setting FUSEGRAPH_VULKAN_FAIL (a '+'-separated list) names call. */
 static int injected(const vulkan_backend *vulkan, const char *call)
 {
-    const char *list = vulkan_setting(vulkan, "FUSEGRAPH_VULKAN_FAIL");
-    if (!list || vulkan->measuring) return 0;
-    size_t length = strlen(call);
-    for (const char *p = list; (p = strstr(p, call)) != NULL; p += length)
-        if ((p == list || p[-1] == '+') && (p[length] == 0 || p[length] == '+')) return 1;
-    return 0;
+    return !vulkan->measuring && backend_setting_lists(vulkan->host, "FUSEGRAPH_VULKAN_FAIL", call);
 }
 
 /* Takes the lock; fails (unlocked) when the device is lost or call is an injected failure. */
@@ -167,9 +162,11 @@ static fg_status vulkan_create(const fg_backend_host *host, void **out_state, ch
         vulkan_destroy(vulkan);
         return FG_ERR_DEVICE;
     }
-    snprintf(reason, capacity, "Vulkan %u.%u, %s; f16/bf16 %s; cooperative matrices %s", VK_API_VERSION_MAJOR(vulkan->properties.apiVersion),
-             VK_API_VERSION_MINOR(vulkan->properties.apiVersion), vulkan->driver,
-             vulkan->has_16bit_storage ? "yes" : "no (no 16-bit storage)", vulkan->has_cooperative ? "yes (f16)" : "no");
+    snprintf(reason, capacity, "Vulkan %u.%u, %s; f16/bf16 %s; cooperative matrices %s; skinny matmul %s (subgroups of %u%s)",
+             VK_API_VERSION_MAJOR(vulkan->properties.apiVersion), VK_API_VERSION_MINOR(vulkan->properties.apiVersion),
+             vulkan->driver, vulkan->has_16bit_storage ? "yes" : "no (no 16-bit storage)",
+             vulkan->has_cooperative ? "yes (f16)" : "no", vulkan->has_subgroup_arithmetic ? "yes" : "no",
+             vulkan->subgroup_size, vulkan->has_subgroup_arithmetic ? "" : ", no subgroup arithmetic in compute");
     vulkan_log(vulkan, FG_LOG_INFO, "[vulkan] %s: %s", vulkan->name, reason);
     *out_state = vulkan;
     return FG_OK;

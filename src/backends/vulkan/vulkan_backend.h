@@ -4,7 +4,9 @@
  *   vulkan_device.c     loading libvulkan, the instance, choosing and opening the device
  *   vulkan_memory.c     device buffers, the staging buffer, uploads and downloads
  *   vulkan_commands.c   command batches (record, submit, wait), barriers, GPU timestamps
- *   vulkan_pipelines.c  shader modules, pipelines by specialization constants, matmul tile tuning
+ *   vulkan_pipelines.c  shader modules, pipelines by specialization constants
+ *   vulkan_matmul_choice.c  which matmul shader and tile each node uses: measured per device, dtype,
+ *                       epilogue, weight layout and shape class, cached; FUSEGRAPH_VULKAN_TILE forces one
  *   vulkan_dispatch.c   which nodes this device runs, and recording them
  *   vulkan_costs.c      the cost figures, measured once and cached on disk with the tile choices
  *
@@ -37,9 +39,14 @@ typedef enum vulkan_shader {
     VULKAN_SHADER_ADD = 0,
     VULKAN_SHADER_GELU = 3,
     VULKAN_SHADER_MATMUL = 6,
-    VULKAN_SHADER_MATMUL_COOPERATIVE_F16 = 9,
-    VULKAN_SHADER_COUNT = 10
+    VULKAN_SHADER_MATMUL_SKINNY = 9,
+    VULKAN_SHADER_MATMUL_COOPERATIVE_F16 = 12,
+    VULKAN_SHADER_COUNT = 13
 } vulkan_shader;
+
+/* Specialization constants per pipeline (constant_id 0 .. VULKAN_CONSTANTS - 1; a shader ignores ids it
+ * does not declare). */
+#define VULKAN_CONSTANTS 10
 
 typedef struct vulkan_buffer {
     VkBuffer buffer;
@@ -64,10 +71,27 @@ typedef struct vulkan_tile_config {
 
 #define VULKAN_TILE_CONFIG_COUNT 3
 extern const vulkan_tile_config vulkan_tile_configs[VULKAN_TILE_CONFIG_COUNT];
-#define VULKAN_USE_COOPERATIVE VULKAN_TILE_CONFIG_COUNT /* a tile choice meaning the cooperative shader */
+/* Tile choices: an index into vulkan_tile_configs (matmul.comp), or one of these shaders. */
+#define VULKAN_USE_COOPERATIVE VULKAN_TILE_CONFIG_COUNT   /* matmul_cooperative.comp (f16) */
+#define VULKAN_USE_SKINNY (VULKAN_TILE_CONFIG_COUNT + 1)  /* matmul_skinny.comp (M <= VULKAN_SKINNY_MAX_ROWS) */
+#define VULKAN_TILE_CHOICES (VULKAN_TILE_CONFIG_COUNT + 2)
 /* The block of out one workgroup of matmul_cooperative.comp computes (its TILE_M, TILE_N). */
 #define VULKAN_COOPERATIVE_TILE_M 128
 #define VULKAN_COOPERATIVE_TILE_N 256
+/* Shared memory matmul_cooperative.comp needs with b as [N,K] (its B panel is n-major, 20 KiB instead
+ * of 16.5); with b as [K,N] it needs 35328 bytes, which the device check at create asks for. */
+#define VULKAN_COOPERATIVE_SHARED_BYTES_N_K 38912
+#define VULKAN_SKINNY_MAX_ROWS 16
+
+/* The shape classes of matmul-like nodes; each has its own measured choice. The skinny shader's range is
+ * split in two because its cost grows with M while the tiled shader's does not (both are measured at the
+ * top of each class, where the skinny shader is at its least favourable). */
+typedef enum vulkan_shape_class {
+    VULKAN_SHAPE_GENERAL, /* M > 16 */
+    VULKAN_SHAPE_ROWS_4,  /* M <= 4 */
+    VULKAN_SHAPE_ROWS_16, /* 4 < M <= 16 */
+    VULKAN_SHAPE_CLASSES
+} vulkan_shape_class;
 
 /* The epilogues of a matmul-like node. Each is a pipeline of its own (specialization constants), which the
  * driver compiles on its own, so each gets its own tile choice: a configuration fast for the plain matmul
@@ -82,7 +106,7 @@ typedef enum vulkan_epilogue {
 
 typedef struct vulkan_pipeline {
     vulkan_shader shader;
-    uint32_t constants[8];
+    uint32_t constants[VULKAN_CONSTANTS];
     VkPipeline pipeline;
 } vulkan_pipeline_entry;
 
@@ -100,6 +124,7 @@ typedef struct vulkan_backend {
     char driver[96];               /* driver name and version, for cache keys and `fusegraph info` */
     int has_16bit_storage;         /* f16 and bf16 storage (both widened to f32 in the shaders) */
     int has_cooperative;           /* the cooperative f16 shader can run here */
+    int has_subgroup_arithmetic;   /* subgroup arithmetic in compute shaders: the skinny shader can run here */
     int has_memory_budget;         /* VK_EXT_memory_budget */
     uint32_t subgroup_size;
     VkDeviceSize max_binding_bytes;    /* maxStorageBufferRange */
@@ -120,9 +145,10 @@ typedef struct vulkan_backend {
     VkShaderModule modules[VULKAN_SHADER_COUNT];
     vulkan_pipeline_entry *pipelines;
     int pipeline_count, pipeline_capacity;
-    /* per fg_dtype and vulkan_epilogue: index into vulkan_tile_configs, VULKAN_USE_COOPERATIVE, -1 untuned */
-    int tile_choice[3][VULKAN_EPILOGUES];
-    int forced_tile;     /* FUSEGRAPH_VULKAN_TILE: a tile choice every matmul uses; -1 when not set */
+    /* per fg_dtype, vulkan_epilogue, fg_weight_layout and vulkan_shape_class: an index into
+     * vulkan_tile_configs, VULKAN_USE_COOPERATIVE or VULKAN_USE_SKINNY; -1 untuned */
+    int tile_choice[3][VULKAN_EPILOGUES][2][VULKAN_SHAPE_CLASSES];
+    int forced_tile;     /* FUSEGRAPH_VULKAN_TILE: the tile choice of every matmul it applies to; -1 when not set */
     uint32_t shader_hash; /* of the embedded SPIR-V: cached tile choices are measurements of these shaders */
 
     fg_cost_figures figures;
@@ -173,14 +199,29 @@ double vulkan_now_seconds(void);
 /* vulkan_pipelines.c */
 fg_status vulkan_pipelines_create(vulkan_backend *vulkan);
 void vulkan_pipelines_destroy(vulkan_backend *vulkan);
-fg_status vulkan_get_pipeline(vulkan_backend *vulkan, vulkan_shader shader, const uint32_t constants[8], const char *op,
-                          VkPipeline *out_pipeline);
-/* The tile choice for a matmul of dtype with epilogue (tuned on first use; see vulkan_pipelines.c). */
-int vulkan_tuned_tile(vulkan_backend *vulkan, fg_dtype dtype, vulkan_epilogue epilogue);
+fg_status vulkan_get_pipeline(vulkan_backend *vulkan, vulkan_shader shader, const uint32_t constants[VULKAN_CONSTANTS],
+                              const char *op, VkPipeline *out_pipeline);
+
+/* vulkan_matmul_choice.c */
+/* FUSEGRAPH_VULKAN_TILE as a tile choice, or -1 (read at create). */
+int vulkan_forced_tile(const vulkan_backend *vulkan);
 vulkan_epilogue vulkan_node_epilogue(const fg_node_desc *node);
-/* The configuration a node of m x n output uses: FUSEGRAPH_VULKAN_TILE's, else the tuned one, or a
- * smaller one when the output is too small to give the device enough workgroups. */
+vulkan_shape_class vulkan_node_shape_class(const fg_node_desc *node);
+/* Whether choice may be used (and cached) for nodes of dtype, layout and shape class on this device. */
+int vulkan_choice_possible(const vulkan_backend *vulkan, int choice, fg_dtype dtype, fg_weight_layout layout,
+                           vulkan_shape_class shape_class);
+/* The tile choice for a matmul-like node of dtype, epilogue, layout and shape class (measured on first use). */
+int vulkan_tuned_tile(vulkan_backend *vulkan, fg_dtype dtype, vulkan_epilogue epilogue, fg_weight_layout layout,
+                      vulkan_shape_class shape_class);
+/* The choice node uses: FUSEGRAPH_VULKAN_TILE's where it applies to the node, else the tuned one; a tile
+ * configuration steps down to smaller tiles when the output is too small to give the device enough
+ * workgroups. */
 int vulkan_tile_for_node(vulkan_backend *vulkan, const fg_node_desc *node);
+/* Whether the cooperative (skinny) shader can run node. */
+int vulkan_cooperative_applies(const vulkan_backend *vulkan, const fg_node_desc *node);
+int vulkan_skinny_applies(const vulkan_backend *vulkan, const fg_node_desc *node);
+/* The skinny shader's grid for node: output columns per workgroup and invocations per workgroup. */
+void vulkan_skinny_grid(const vulkan_backend *vulkan, const fg_node_desc *node, uint32_t *out_columns, uint32_t *out_workgroup);
 
 /* vulkan_dispatch.c */
 /* Names of ops and dtypes ("fused_matmul_add_gelu", "f16"): the module links nothing of the core. */

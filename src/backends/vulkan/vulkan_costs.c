@@ -3,10 +3,10 @@
  *
  * What is measured (GPU timestamps for device work where the queue has them, the host clock where the
  * host's part counts):
- *   matmul_flops_per_second[dtype]  the best rate of the plain matmul's tile tuning (vulkan_pipelines.c):
- *                                   square matrices of 2048 on a GPU, 256 on a CPU device (lavapipe); f16 and bf16 only
- *                                   where the device has 16-bit storage. f32 is exact fp32: no TF32 path,
- *                                   so matmul_tf32_flops_per_second stays 0 ("same as exact").
+ *   matmul_flops_per_second[dtype]  the best rate of the plain [K,N] matmul's tuning (vulkan_matmul_choice.c):
+ *                                   square matrices of 2048 on a GPU, 256 on a CPU device (lavapipe); f16
+ *                                   and bf16 only where the device has 16-bit storage. f32 is exact fp32:
+ *                                   no TF32 path, so matmul_tf32_flops_per_second stays 0 ("same as exact").
  *   memory_bytes_per_second         add of 16M f32 elements (1M on a CPU device): 12 bytes per element
  *                                   read and written, best of 3.
  *   launch_seconds                  host time per node for 50 back-to-back one-element GELU nodes through
@@ -17,8 +17,8 @@
  * Under half a second on a desktop GPU, about as long on lavapipe (most of it LLVM compiling pipelines).
  * The figures and the tile choices go to a cache file named after the device, the driver and a hash of the
  * embedded shaders ($XDG_CACHE_HOME/fusegraph or ~/.cache/fusegraph), read back by later processes and
- * written again when a dtype and epilogue is tuned on first use; a file that cannot be read or written
- * is ignored.
+ * written again when a class of matmuls (dtype, epilogue, weight layout, shape class) is tuned on first
+ * use; a file that cannot be read or written is ignored.
  */
 #define _POSIX_C_SOURCE 200809L /* getpid */
 #include "vulkan_backend.h"
@@ -40,7 +40,7 @@ static double matmul_rate(vulkan_backend *vulkan, fg_dtype dtype)
     int64_t size = vulkan->properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 256 : 2048;
     fg_node_desc node = {.op = FG_OP_MATMUL, .dtype = dtype, .input_count = 2, .m = size, .k = size, .n = size};
     double seconds = 0;
-    int tile = vulkan_tuned_tile(vulkan, dtype, VULKAN_EPILOGUE_NONE);
+    int tile = vulkan_tuned_tile(vulkan, dtype, VULKAN_EPILOGUE_NONE, FG_WEIGHT_K_N, VULKAN_SHAPE_GENERAL);
     if (vulkan_time_node(vulkan, &node, tile, 2, &seconds) != FG_OK || seconds <= 0) return 0;
     return 2.0 * (double)size * (double)size * (double)size / seconds;
 }
@@ -108,28 +108,45 @@ static void transfer_rates(vulkan_backend *vulkan, double *to_device, double *to
     free(host);
 }
 
-/* The cache file: "tiles" and the tile choice of every dtype and epilogue (-1: not tuned yet), then
- * "figures" and the cost figures. */
-static int read_cache(vulkan_backend *vulkan, const char *path)
+/* The cache file: "tiles" and the tile choice of every dtype, epilogue, weight layout and shape class
+ * (-1: not tuned yet; vulkan_backend.tile_choice's order), then "figures" and the cost figures. */
+#define TILE_CHOICE_COUNT (3 * VULKAN_EPILOGUES * 2 * VULKAN_SHAPE_CLASSES)
+
+/* The file's text ("" when it cannot be read). */
+static void read_text(const char *path, char *text, size_t capacity)
 {
     FILE *file = path[0] ? fopen(path, "r") : NULL;
-    if (!file) return 0;
-    char text[512];
-    size_t length = fread(text, 1, sizeof text - 1, file);
-    fclose(file);
+    size_t length = file ? fread(text, 1, capacity - 1, file) : 0;
+    if (file) fclose(file);
     text[length] = 0;
-    int tiles[3][VULKAN_EPILOGUES];
+}
+
+/* Parses the tile choices at the start of text into choices; returns what follows them, or NULL when they
+ * are missing or name a choice this device cannot make (another device's file, cooperative matrices
+ * switched off). */
+static char *parse_tiles(const vulkan_backend *vulkan, char *text, int choices[TILE_CHOICE_COUNT])
+{
     char *p = strncmp(text, "tiles ", 6) == 0 ? text + 6 : NULL;
-    for (int i = 0; p && i < 3 * VULKAN_EPILOGUES; i++) {
+    for (int i = 0; p && i < TILE_CHOICE_COUNT; i++) {
         char *end = NULL;
         long tile = strtol(p, &end, 10);
-        int d = i / VULKAN_EPILOGUES;
-        if (end == p || tile < -1 || tile > VULKAN_USE_COOPERATIVE ||
-            (tile == VULKAN_USE_COOPERATIVE && !(d == FG_F16 && vulkan->has_cooperative)))
-            return 0;
-        tiles[d][i % VULKAN_EPILOGUES] = (int)tile;
+        int shape_class = i % VULKAN_SHAPE_CLASSES, layout = i / VULKAN_SHAPE_CLASSES % 2;
+        fg_dtype dtype = (fg_dtype)(i / (VULKAN_SHAPE_CLASSES * 2 * VULKAN_EPILOGUES));
+        if (end == p || tile < -1 ||
+            (tile >= 0 && !vulkan_choice_possible(vulkan, (int)tile, dtype, (fg_weight_layout)layout, (vulkan_shape_class)shape_class)))
+            return NULL;
+        choices[i] = (int)tile;
         p = end;
     }
+    return p;
+}
+
+static int read_cache(vulkan_backend *vulkan, const char *path)
+{
+    char text[1024];
+    read_text(path, text, sizeof text);
+    int tiles[3][VULKAN_EPILOGUES][2][VULKAN_SHAPE_CLASSES];
+    char *p = parse_tiles(vulkan, text, (int *)tiles);
     fg_cost_figures f = {0};
     if (!p || sscanf(p, " figures %lf %lf %lf %lf %lf %lf %lf %lf", &f.matmul_flops_per_second[FG_F32],
                      &f.matmul_flops_per_second[FG_F16], &f.matmul_flops_per_second[FG_BF16], &f.memory_bytes_per_second,
@@ -150,15 +167,24 @@ void vulkan_costs_save(vulkan_backend *vulkan)
     char path[1024], temporary[1100];
     vulkan_cache_path(vulkan, vulkan->has_cooperative ? "costs-cooperative" : "costs", path, sizeof path);
     if (!path[0] || vulkan->lost || f->matmul_flops_per_second[FG_F32] <= 0 || f->memory_bytes_per_second <= 0) return;
+    /* Choices another process (or another context of this one) measured since this one read the file are
+     * kept where this one has measured nothing: they are measurements of the same device and shaders, and
+     * without this the last context to save would drop every class only the others measured. */
+    char text[1024];
+    int theirs[TILE_CHOICE_COUNT];
+    int *choices = (int *)vulkan->tile_choice;
+    read_text(path, text, sizeof text);
+    if (parse_tiles(vulkan, text, theirs))
+        for (int i = 0; i < TILE_CHOICE_COUNT; i++)
+            if (choices[i] < 0) choices[i] = theirs[i];
     /* Written beside it and renamed over it: a process reading the file meanwhile sees the old one or the
-     * new one, never half of one. Two processes tuning at once: the last one's choices win, and the other's
-     * are measured again by a later process. */
+     * new one, never half of one. Two processes tuning at once: the last one's choices win, and a class
+     * only the other measured is measured again by a later process. */
     snprintf(temporary, sizeof temporary, "%s.%ld", path, (long)getpid());
     FILE *file = fopen(temporary, "w");
     if (!file) return;
     fprintf(file, "tiles");
-    for (int d = 0; d < 3; d++)
-        for (int e = 0; e < VULKAN_EPILOGUES; e++) fprintf(file, " %d", vulkan->tile_choice[d][e]);
+    for (int i = 0; i < TILE_CHOICE_COUNT; i++) fprintf(file, " %d", choices[i]);
     fprintf(file, " figures %.6g %.6g %.6g %.6g %.6g %.6g %.6g %.6g\n", f->matmul_flops_per_second[FG_F32],
             f->matmul_flops_per_second[FG_F16], f->matmul_flops_per_second[FG_BF16], f->memory_bytes_per_second,
             f->launch_seconds, f->host_to_device_bytes_per_second, f->device_to_host_bytes_per_second,

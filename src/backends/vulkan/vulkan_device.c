@@ -277,6 +277,9 @@ static fg_status create_device(vulkan_backend *vulkan, char *reason, size_t capa
                                                                                                           : (void *)&maintenance3};
     vk->vkGetPhysicalDeviceProperties2(vulkan->physical_device, &properties);
     vulkan->subgroup_size = subgroup.subgroupSize;
+    /* matmul_skinny.comp reduces with subgroupAdd; Vulkan 1.1 promises only basic subgroup operations */
+    vulkan->has_subgroup_arithmetic = (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
+                                      (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) && subgroup.subgroupSize > 0;
     vulkan->max_binding_bytes = vulkan->properties.limits.maxStorageBufferRange;
     vulkan->max_allocation_bytes = maintenance3.maxMemoryAllocationSize ? maintenance3.maxMemoryAllocationSize : (1ull << 31);
     snprintf(vulkan->name, sizeof vulkan->name, "%s", vulkan->properties.deviceName);

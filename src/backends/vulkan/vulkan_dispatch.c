@@ -2,11 +2,13 @@
  * vulkan_dispatch.c — which nodes this device runs, and recording them into the current batch.
  *
  * Ops: ADD (same shape, or bias [N] broadcast over rows), GELU (exact, tanh), MATMUL, FUSED_MATMUL_ADD
- * and FUSED_MATMUL_ADD_GELU: every op the core hands a backend (fg_op). Dtypes: f32 everywhere; f16 and
- * bf16 where the device has 16-bit storage (dtype.glsl says how). A node is refused (and the CPU runs it)
- * when any of its tensors is larger than one storage-buffer binding may be (maxStorageBufferRange,
- * 128 MiB on lavapipe, 4 GiB on most desktop GPUs) or than one allocation may be, or when its grid would
- * need more workgroups than the device dispatches: the reason is logged at FG_LOG_INFO.
+ * and FUSED_MATMUL_ADD_GELU: every op the core hands a backend (fg_op); matmuls with the weight as [K,N]
+ * or [N,K] (fg_weight_layout), each matmul shader taking the layout as a specialization constant.
+ * Dtypes: f32 everywhere; f16 and bf16 where the device has 16-bit storage (dtype.glsl says how). A node
+ * is refused (and the CPU runs it) when any of its tensors is larger than one storage-buffer binding may
+ * be (maxStorageBufferRange, 128 MiB on lavapipe, 4 GiB on most desktop GPUs) or than one allocation may
+ * be, or when its grid would need more workgroups than the device dispatches: the reason is logged at
+ * FG_LOG_INFO.
  */
 #include "vulkan_backend.h"
 
@@ -43,6 +45,7 @@ int vulkan_supports_node(vulkan_backend *vulkan, const fg_node_desc *node, int l
     if (node->dtype != FG_F32 && !vulkan->has_16bit_storage) return 0;
     static const int input_counts[] = {2, 2, 1, 3, 3};
     if (node->input_count != input_counts[node->op]) return 0;
+    if (is_matmul(node->op) && node->weight_layout != FG_WEIGHT_K_N && node->weight_layout != FG_WEIGHT_N_K) return 0;
     const char *op = vulkan_op_name(node->op);
     for (int i = 0; i <= node->input_count; i++) {
         const fg_shape *shape = i < node->input_count ? &node->inputs[i] : &node->output;
@@ -72,6 +75,51 @@ int vulkan_supports_node(vulkan_backend *vulkan, const fg_node_desc *node, int l
         }
     }
     return 1;
+}
+
+/* The shader, specialization constants, push constants and grid of a matmul-like node with tile choice
+ * tile (< 0: the node's own choice). */
+static vulkan_shader matmul_dispatch(vulkan_backend *vulkan, const fg_node_desc *node, int tile,
+                                     uint32_t constants[VULKAN_CONSTANTS], uint32_t push[4], uint32_t groups[3])
+{
+    uint32_t has_bias = node->op != FG_OP_MATMUL, n_k = node->weight_layout == FG_WEIGHT_N_K;
+    uint32_t gelu = node->op == FG_OP_FUSED_MATMUL_ADD_GELU ? (uint32_t)node->gelu_form + 1 : 0;
+    if (tile < 0) tile = vulkan_tile_for_node(vulkan, node);
+    if ((tile == VULKAN_USE_COOPERATIVE && !vulkan_cooperative_applies(vulkan, node)) ||
+        (tile == VULKAN_USE_SKINNY && !vulkan_skinny_applies(vulkan, node)))
+        tile = 0;
+    push[0] = (uint32_t)node->m;
+    push[1] = (uint32_t)node->k;
+    push[2] = (uint32_t)node->n;
+    if (tile == VULKAN_USE_COOPERATIVE) {
+        constants[0] = has_bias;
+        constants[1] = gelu;
+        constants[2] = n_k;
+        push[3] = node->k % 8 == 0 && node->n % 8 == 0; /* 16-byte loads and stores (8 halves) */
+        groups[0] = (uint32_t)((node->n + VULKAN_COOPERATIVE_TILE_N - 1) / VULKAN_COOPERATIVE_TILE_N);
+        groups[1] = (uint32_t)((node->m + VULKAN_COOPERATIVE_TILE_M - 1) / VULKAN_COOPERATIVE_TILE_M);
+        return VULKAN_SHADER_MATMUL_COOPERATIVE_F16;
+    }
+    if (tile == VULKAN_USE_SKINNY) {
+        uint32_t rows = 1, columns = 0, workgroup = 0;
+        while (rows < node->m) rows *= 2; /* M rounded up to a power of two: at most 5 variants */
+        vulkan_skinny_grid(vulkan, node, &columns, &workgroup);
+        uint32_t values[6] = {rows, has_bias, gelu, n_k, columns, workgroup};
+        memcpy(constants, values, sizeof values);
+        /* [N,K]: 16-byte loads along K (4 f32 or 8 halves); [K,N]: 16-bit elements two to a 32-bit load */
+        push[3] = n_k ? node->k % (node->dtype == FG_F32 ? 4 : 8) == 0 : node->dtype != FG_F32 && node->n % 2 == 0;
+        groups[0] = (uint32_t)((node->n + columns - 1) / columns);
+        return (vulkan_shader)(VULKAN_SHADER_MATMUL_SKINNY + node->dtype);
+    }
+    const vulkan_tile_config *c = &vulkan_tile_configs[tile];
+    uint32_t values[9] = {c->tile_m, c->tile_n, c->tile_k, c->thread_m, c->thread_n, has_bias, gelu,
+                          (c->tile_m / c->thread_m) * (c->tile_n / c->thread_n), n_k};
+    memcpy(constants, values, sizeof values);
+    /* vec4 loads along K for a (and for b as [N,K]), along N for b as [K,N] */
+    push[3] = node->dtype == FG_F32 && node->k % 4 == 0 && (n_k || node->n % 4 == 0);
+    groups[0] = (uint32_t)((node->n + c->tile_n - 1) / c->tile_n);
+    groups[1] = (uint32_t)((node->m + c->tile_m - 1) / c->tile_m);
+    return (vulkan_shader)(VULKAN_SHADER_MATMUL + node->dtype);
 }
 
 /* Binds buffers (a, b, bias, out) and records one dispatch of pipeline. */
@@ -110,7 +158,7 @@ fg_status vulkan_record_node(vulkan_backend *vulkan, const fg_node_desc *node, v
                              vulkan_buffer *output, int tile)
 {
     const char *op = vulkan_op_name(node->op);
-    uint32_t constants[8] = {0}, push[4] = {0}, groups[3] = {1, 1, 1};
+    uint32_t constants[VULKAN_CONSTANTS] = {0}, push[4] = {0}, groups[3] = {1, 1, 1};
     vulkan_buffer *bindings[4] = {inputs[0], output, output, output};
     vulkan_shader shader;
     if (!is_matmul(node->op)) {
@@ -130,31 +178,8 @@ fg_status vulkan_record_node(vulkan_backend *vulkan, const fg_node_desc *node, v
     } else {
         if (node->m == 0 || node->n == 0) return FG_OK;
         bindings[1] = inputs[1];
-        uint32_t has_bias = node->op != FG_OP_MATMUL;
-        if (has_bias) bindings[2] = inputs[2];
-        uint32_t gelu = node->op == FG_OP_FUSED_MATMUL_ADD_GELU ? (uint32_t)node->gelu_form + 1 : 0;
-        if (tile < 0) tile = vulkan_tile_for_node(vulkan, node);
-        if (tile == VULKAN_USE_COOPERATIVE && (node->dtype != FG_F16 || !vulkan->has_cooperative)) tile = 1;
-        push[0] = (uint32_t)node->m;
-        push[1] = (uint32_t)node->k;
-        push[2] = (uint32_t)node->n;
-        if (tile == VULKAN_USE_COOPERATIVE) {
-            shader = VULKAN_SHADER_MATMUL_COOPERATIVE_F16;
-            constants[0] = has_bias;
-            constants[1] = gelu;
-            push[3] = node->k % 8 == 0 && node->n % 8 == 0; /* 16-byte loads and stores (8 halves) */
-            groups[0] = (uint32_t)((node->n + VULKAN_COOPERATIVE_TILE_N - 1) / VULKAN_COOPERATIVE_TILE_N);
-            groups[1] = (uint32_t)((node->m + VULKAN_COOPERATIVE_TILE_M - 1) / VULKAN_COOPERATIVE_TILE_M);
-        } else {
-            const vulkan_tile_config *c = &vulkan_tile_configs[tile];
-            shader = (vulkan_shader)(VULKAN_SHADER_MATMUL + node->dtype);
-            uint32_t values[8] = {c->tile_m, c->tile_n, c->tile_k, c->thread_m, c->thread_n, has_bias, gelu,
-                                  (c->tile_m / c->thread_m) * (c->tile_n / c->thread_n)};
-            memcpy(constants, values, sizeof values);
-            push[3] = node->dtype == FG_F32 && node->k % 4 == 0 && node->n % 4 == 0;
-            groups[0] = (uint32_t)((node->n + c->tile_n - 1) / c->tile_n);
-            groups[1] = (uint32_t)((node->m + c->tile_m - 1) / c->tile_m);
-        }
+        if (node->op != FG_OP_MATMUL) bindings[2] = inputs[2];
+        shader = matmul_dispatch(vulkan, node, tile, constants, push, groups);
     }
     VkPipeline pipeline = VK_NULL_HANDLE;
     fg_status status = vulkan_get_pipeline(vulkan, shader, constants, op, &pipeline);
@@ -175,11 +200,17 @@ void vulkan_implementation_name(vulkan_backend *vulkan, const fg_node_desc *node
     const char *epilogue = node->op == FG_OP_MATMUL ? "" : node->op == FG_OP_FUSED_MATMUL_ADD ? " + bias"
                            : node->gelu_form == FG_GELU_TANH ? " + bias + gelu tanh" : " + bias + gelu exact";
     int tile = vulkan_tile_for_node(vulkan, node);
-    if (tile == VULKAN_USE_COOPERATIVE && node->dtype == FG_F16) {
+    if (tile == VULKAN_USE_COOPERATIVE) {
         snprintf(name, capacity, "matmul cooperative f16 16x16x16, %dx%d tiles%s", VULKAN_COOPERATIVE_TILE_M, VULKAN_COOPERATIVE_TILE_N, epilogue);
         return;
     }
-    if (tile == VULKAN_USE_COOPERATIVE) tile = 1;
+    /* The layout only where it changes the algorithm: the skinny shader's two are different kernels. */
+    if (tile == VULKAN_USE_SKINNY) {
+        int n_k = node->weight_layout == FG_WEIGHT_N_K;
+        snprintf(name, capacity, "matmul skinny %s, weight %s%s", dtype,
+                 n_k ? "[N,K]: subgroups along K, subgroupAdd" : "[K,N]: K split across the workgroup", epilogue);
+        return;
+    }
     const vulkan_tile_config *c = &vulkan_tile_configs[tile];
     snprintf(name, capacity, "matmul tiled %s (%ux%u per invocation) %s%s", c->name, c->thread_m, c->thread_n, dtype, epilogue);
 }

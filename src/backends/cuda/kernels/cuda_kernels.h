@@ -7,7 +7,8 @@
  *  - Tensors are row-major and contiguous. `dtype` is an fg_dtype value: 0 = f32, 1 = f16, 2 = bf16;
  *    every tensor of one call has that dtype (a bias too). f16/bf16 accumulate in f32.
  *  - Matmul-like launchers compute out[M, N] = epilogue(a[M, K] x b[K, N] (+ bias[N])), where b is the
- *    weight as [K, N] (not PyTorch's [N, K]).
+ *    weight as [K, N], or as [N, K] (PyTorch's nn.Linear layout) where the launcher takes b_transposed
+ *    and it is 1 (or for the *_transposed launcher).
  *  - Launches are asynchronous on `stream`; the launcher returns cudaGetLastError() after the launch
  *    (cudaSuccess, or the launch's error) and never synchronizes.
  *  - Sizes may be anything >= 1: 1, 7, 31, 1000, 4097, non-multiples of every tile; pointers from
@@ -42,19 +43,24 @@ cudaError_t gelu_forward(void *out, const void *x, int64_t n, int gelu_form, int
 
 /* matmul_simt.cu — exact f32 (FFMA), tiled through shared memory, epilogue applied before the store */
 cudaError_t matmul_simt_forward(float *out, const float *a, const float *b, const float *bias, int64_t m, int64_t k,
-                                int64_t n, int epilogue, cudaStream_t stream);
+                                int64_t n, int b_transposed, int epilogue, cudaStream_t stream);
 
 /* matmul_tensor_core.cu — mma.sync tensor cores: dtype f32 means TF32 inputs with f32 accumulation;
  * f16 / bf16 with f32 accumulation; epilogue applied before the store */
 cudaError_t matmul_tensor_core_forward(void *out, const void *a, const void *b, const void *bias, int64_t m, int64_t k,
-                                       int64_t n, int dtype, int epilogue, cudaStream_t stream);
+                                       int64_t n, int b_transposed, int dtype, int epilogue, cudaStream_t stream);
 
 /* matmul_skinny.cu — M <= 16 (decoding a few tokens): reading b is the whole cost, so it streams b once
  * at HBM bandwidth, split over K across the chip, then reduces and applies the epilogue. f32 is exact
  * (FFMA). Needs a workspace of matmul_skinny_workspace_bytes(m, k, n) bytes (0 allowed: then NULL). */
 size_t matmul_skinny_workspace_bytes(int64_t m, int64_t k, int64_t n);
 cudaError_t matmul_skinny_forward(void *out, const void *a, const void *b, const void *bias, int64_t m, int64_t k,
-                                  int64_t n, int dtype, int epilogue, void *workspace, cudaStream_t stream);
+                                  int64_t n, int b_transposed, int dtype, int epilogue, void *workspace,
+                                  cudaStream_t stream);
+/* matmul_skinny_transposed.cu — M <= 4 with b as [N, K]: a warp per 2 rows of b, dot products summed by
+ * shuffles, no workspace (matmul_skinny_forward with b_transposed calls it for M <= 4). */
+cudaError_t matmul_skinny_transposed_forward(void *out, const void *a, const void *b, const void *bias, int64_t m,
+                                             int64_t k, int64_t n, int dtype, int epilogue, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,8 @@
  * the dtype), so matmul_skinny_workspace_bytes knows the workspace without knowing the dtype.
  * When N is not a multiple of WIDTH (rows of b not 16-byte aligned) or b is misaligned, the same kernel
  * loads each element on its own, with a bounds check per column, packed into the same 16-byte layout.
+ * A weight given as [N, K] has its own main kernel (matmul_skinny_rows.cuh) under the same plan,
+ * workspace and reduction.
  */
 #include <climits>
 #include <cstdint>
@@ -33,6 +35,7 @@
 
 #include "cuda_kernels.h"
 #include "matmul_epilogue.cuh" /* apply_epilogue, to_float, from_float */
+#include "vector_loads.cuh"    /* load_streaming, unpack_vector */
 
 #define SKINNY_UNROLL 4               /* rows of b one warp has in flight: 4 x 512 bytes */
 #define SKINNY_MAX_K_PER_SPLIT 512    /* a's staged slice: 512 rows x 16 x 4 bytes = 32 KB of shared memory */
@@ -67,42 +70,13 @@ static SkinnyPlan plan_skinny(int64_t m, int64_t k, int64_t n) {
     int64_t min_by_stage = (k + SKINNY_MAX_K_PER_SPLIT - 1) / SKINNY_MAX_K_PER_SPLIT;
     if (splits < min_by_stage) splits = min_by_stage;
     if (splits < 1) splits = 1;
-    int64_t k_per_split = (k + splits - 1) / splits;
+    /* A multiple of 32, so that every split of a [N, K] weight starts 16-byte aligned (matmul_skinny_rows.cuh);
+     * the bound of 512 is a multiple too, so rounding keeps it. */
+    int64_t k_per_split = ((k + splits - 1) / splits + 31) / 32 * 32;
     plan.k_per_split = (int)k_per_split;
     plan.splits = (int)((k + k_per_split - 1) / k_per_split); /* no empty split */
     plan.n_padded = (n + SKINNY_PLAN_COLUMN_TILE - 1) / SKINNY_PLAN_COLUMN_TILE * SKINNY_PLAN_COLUMN_TILE;
     return plan;
-}
-
-/* 16 bytes of b, read once: no L1 allocation, non-coherent (read-only) path. */
-__device__ __forceinline__ uint4 load_streaming(const void *pointer) {
-    uint4 r;
-    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-        : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-        : "l"(pointer));
-    return r;
-}
-
-/* The WIDTH values of a 16-byte vector as floats. */
-template <typename T> __device__ __forceinline__ void unpack_vector(uint4 bits, float *f) {
-    const uint32_t word[4] = {bits.x, bits.y, bits.z, bits.w};
-    if constexpr (sizeof(T) == 4) {
-#pragma unroll
-        for (int w = 0; w < 4; w++) f[w] = __uint_as_float(word[w]);
-    } else {
-#pragma unroll
-        for (int w = 0; w < 4; w++) {
-            if constexpr (std::is_same<T, __nv_bfloat16>::value) { /* bf16 is the top half of an f32 */
-                f[2 * w] = __uint_as_float(word[w] << 16);
-                f[2 * w + 1] = __uint_as_float(word[w] & 0xFFFF0000u);
-            } else {
-                __half2 pair;
-                memcpy(&pair, &word[w], 4);
-                float2 v = __half22float2(pair);
-                f[2 * w] = v.x, f[2 * w + 1] = v.y;
-            }
-        }
-    }
 }
 
 template <typename T, int M_BUCKET, int GROUPS, bool VECTOR>
@@ -257,6 +231,8 @@ __global__ void __launch_bounds__(32 * GROUPS)
     }
 }
 
+#include "matmul_skinny_rows.cuh" /* the main kernel for b as [N, K] */
+
 /* out[m, c] = epilogue(sum over splits s, in order, of partial[s, m, c] + bias[c]). Reads ~splits x M x N
  * x 4 bytes, mostly still in L2 from the main kernel. */
 template <typename T>
@@ -288,14 +264,24 @@ __global__ void __launch_bounds__(SKINNY_REDUCE_THREADS)
 
 template <typename T, int M_BUCKET, int GROUPS>
 static cudaError_t launch_skinny(const SkinnyPlan &plan, void *out, const void *a, const void *b, const void *bias,
-                                 int m, int k, int n, float *workspace, int epilogue, cudaStream_t stream) {
+                                 int m, int k, int n, bool b_transposed, float *workspace, int epilogue,
+                                 cudaStream_t stream) {
     constexpr int WIDTH = 16 / sizeof(T);
-    dim3 grid((unsigned)((n + 32 * WIDTH - 1) / (32 * WIDTH)), (unsigned)plan.splits);
-    bool vector = n % WIDTH == 0 && ((uintptr_t)b & 15) == 0;
-    auto kernel =
-        vector ? matmul_skinny_kernel<T, M_BUCKET, GROUPS, true> : matmul_skinny_kernel<T, M_BUCKET, GROUPS, false>;
-    kernel<<<grid, 32 * GROUPS, 0, stream>>>((T *)out, workspace, (const T *)a, (const T *)b, (const T *)bias, m, k, n,
-                                             plan.k_per_split, plan.n_padded, epilogue);
+    if (b_transposed) { /* b [N, K]: a lane per row of b, 256 rows a block (matmul_skinny_rows.cuh) */
+        dim3 grid((unsigned)((n + 32 * SKINNY_ROWS_WARPS - 1) / (32 * SKINNY_ROWS_WARPS)), (unsigned)plan.splits);
+        bool vector = k % WIDTH == 0 && ((uintptr_t)b & 15) == 0;
+        auto kernel = vector ? matmul_skinny_rows_kernel<T, M_BUCKET, true> : matmul_skinny_rows_kernel<T, M_BUCKET, false>;
+        kernel<<<grid, 32 * SKINNY_ROWS_WARPS, 0, stream>>>((T *)out, workspace, (const T *)a, (const T *)b,
+                                                            (const T *)bias, m, k, n, plan.k_per_split, plan.n_padded,
+                                                            epilogue);
+    } else {
+        dim3 grid((unsigned)((n + 32 * WIDTH - 1) / (32 * WIDTH)), (unsigned)plan.splits);
+        bool vector = n % WIDTH == 0 && ((uintptr_t)b & 15) == 0;
+        auto kernel =
+            vector ? matmul_skinny_kernel<T, M_BUCKET, GROUPS, true> : matmul_skinny_kernel<T, M_BUCKET, GROUPS, false>;
+        kernel<<<grid, 32 * GROUPS, 0, stream>>>((T *)out, workspace, (const T *)a, (const T *)b, (const T *)bias, m, k,
+                                                 n, plan.k_per_split, plan.n_padded, epilogue);
+    }
     cudaError_t result = cudaGetLastError();
     if (result == cudaSuccess && plan.splits > 1) {
         int64_t elements = (int64_t)m * n;
@@ -322,14 +308,14 @@ static cudaError_t launch_skinny(const SkinnyPlan &plan, void *out, const void *
 
 template <typename T>
 static cudaError_t launch_skinny_dtype(const SkinnyPlan &plan, void *out, const void *a, const void *b,
-                                       const void *bias, int m, int k, int n, float *workspace, int epilogue,
-                                       cudaStream_t stream) {
+                                       const void *bias, int m, int k, int n, bool b_transposed, float *workspace,
+                                       int epilogue, cudaStream_t stream) {
     switch (plan.m_bucket) { /* groups as chosen by plan_skinny */
-    case 1: return launch_skinny<T, 1, 8>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
-    case 2: return launch_skinny<T, 2, 8>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
-    case 4: return launch_skinny<T, 4, 8>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
-    case 8: return launch_skinny<T, 8, 4>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
-    default: return launch_skinny<T, 16, 4>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
+    case 1: return launch_skinny<T, 1, 8>(plan, out, a, b, bias, m, k, n, b_transposed, workspace, epilogue, stream);
+    case 2: return launch_skinny<T, 2, 8>(plan, out, a, b, bias, m, k, n, b_transposed, workspace, epilogue, stream);
+    case 4: return launch_skinny<T, 4, 8>(plan, out, a, b, bias, m, k, n, b_transposed, workspace, epilogue, stream);
+    case 8: return launch_skinny<T, 8, 4>(plan, out, a, b, bias, m, k, n, b_transposed, workspace, epilogue, stream);
+    default: return launch_skinny<T, 16, 4>(plan, out, a, b, bias, m, k, n, b_transposed, workspace, epilogue, stream);
     }
 }
 
@@ -340,12 +326,14 @@ extern "C" size_t matmul_skinny_workspace_bytes(int64_t m, int64_t k, int64_t n)
 }
 
 extern "C" cudaError_t matmul_skinny_forward(void *out, const void *a, const void *b, const void *bias, int64_t m,
-                                             int64_t k, int64_t n, int dtype, int epilogue, void *workspace,
-                                             cudaStream_t stream) {
+                                             int64_t k, int64_t n, int b_transposed, int dtype, int epilogue,
+                                             void *workspace, cudaStream_t stream) {
     if (m < 1 || m > 16 || k < 1 || n < 1 || k > INT_MAX || n > INT_MAX - SKINNY_PLAN_COLUMN_TILE || !out || !a ||
         !b || epilogue < CUDA_EPILOGUE_NONE || epilogue > CUDA_EPILOGUE_BIAS_GELU_TANH ||
         (epilogue != CUDA_EPILOGUE_NONE && !bias))
         return cudaErrorInvalidValue;
+    if (b_transposed && m <= 4) /* one warp per 2 rows of b, shuffles: faster than the split-K kernel at small M */
+        return matmul_skinny_transposed_forward(out, a, b, bias, m, k, n, dtype, epilogue, stream);
     SkinnyPlan plan = plan_skinny(m, k, n);
     if (plan.splits > 1 && !workspace) return cudaErrorInvalidValue;
     if (plan.splits > 65535) return cudaErrorInvalidValue; /* gridDim.y; needs K > 33M */
@@ -353,11 +341,11 @@ extern "C" cudaError_t matmul_skinny_forward(void *out, const void *a, const voi
     const int mi = (int)m, ki = (int)k, ni = (int)n;
     switch (dtype) {
     case CUDA_DTYPE_F32:
-        return launch_skinny_dtype<float>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
+        return launch_skinny_dtype<float>(plan, out, a, b, bias, mi, ki, ni, b_transposed != 0, partial, epilogue, stream);
     case CUDA_DTYPE_F16:
-        return launch_skinny_dtype<__half>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
+        return launch_skinny_dtype<__half>(plan, out, a, b, bias, mi, ki, ni, b_transposed != 0, partial, epilogue, stream);
     case CUDA_DTYPE_BF16:
-        return launch_skinny_dtype<__nv_bfloat16>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
+        return launch_skinny_dtype<__nv_bfloat16>(plan, out, a, b, bias, mi, ki, ni, b_transposed != 0, partial, epilogue, stream);
     default: return cudaErrorInvalidValue;
     }
 }

@@ -1,5 +1,6 @@
 #version 450
-// matmul.comp — out[M,N] = a[M,K] x b[K,N] (+ bias[N]) (then GELU), row-major, f32 accumulation.
+// matmul.comp — out[M,N] = a[M,K] x b (+ bias[N]) (then GELU), row-major, f32 accumulation, where b is
+// [K,N] (FG_WEIGHT_K_N: out = a b) or [N,K] (FG_WEIGHT_N_K: out = a b^T, PyTorch's nn.Linear weight).
 //
 // The classic shared-memory tiling: a workgroup owns a TILE_M x TILE_N block of out and walks K in
 // steps of TILE_K. Each step the workgroup copies a TILE_M x TILE_K panel of a and a TILE_K x TILE_N
@@ -14,8 +15,15 @@
 // epilogue on first use and keeps the fastest (vulkan_pipelines.c); the driver compiles each one with
 // constant loop bounds. The epilogue (bias, GELU form) is a specialization constant too. f32 is exact
 // fp32: fma() in f32, no reduced-precision path.
-// For f32, when K and N are multiples of 4, the panels are read from global memory as vec4 (a flag in
-// the push constants; the whole dispatch takes one side of the branch).
+// For f32, when K is a multiple of 4 (and N too, for b as [K,N]), the panels are read from global memory
+// as vec4 (a flag in the push constants; the whole dispatch takes one side of the branch).
+//
+// The weight layout is a specialization constant (WEIGHT_N_K), so each layout is a pipeline of its own
+// and the branch below is folded away by the driver. Only the b panel's load changes: b as [N,K] is
+// read exactly like a (consecutive invocations along K, vec4 along K for f32 when K is a multiple of 4,
+// whatever N is) and stored transposed into the panel, k-major like the a panel, with one word of
+// padding per row (B_STRIDE = TILE_N + 1) so those transposed stores spread over the banks. The K loop
+// then reads both layouts' panels the same way.
 //
 // Keeping the register tile in registers. accumulator, a_values and b_values stay in registers only if
 // every access has a constant index once the driver has unrolled the loops around it; otherwise the
@@ -40,6 +48,7 @@ layout(constant_id = 3) const uint THREAD_M = 4;
 layout(constant_id = 4) const uint THREAD_N = 4;
 layout(constant_id = 5) const uint HAS_BIAS = 0;
 layout(constant_id = 6) const uint GELU_FORM = GELU_NONE;
+layout(constant_id = 8) const uint WEIGHT_N_K = 0; // 1: b is [N,K]
 // (TILE_M / THREAD_M) * (TILE_N / THREAD_N), set by the backend
 layout(local_size_x_id = 7) in;
 
@@ -59,7 +68,8 @@ const uint THREADS_N = TILE_N / THREAD_N;
 const uint THREADS = THREADS_M * THREADS_N;
 const uint A_STRIDE = TILE_M + 1; // padded row of the transposed a panel
 const uint PANEL_B = TILE_K * A_STRIDE; // where the b panel starts in panels
-const uint PANEL_WORDS = PANEL_B + TILE_K * TILE_N;
+const uint B_STRIDE = WEIGHT_N_K != 0u ? TILE_N + 1u : TILE_N; // a row of the b panel (padded when stored transposed)
+const uint PANEL_WORDS = PANEL_B + TILE_K * B_STRIDE;
 const uint SLAB_WORDS = THREADS_M * TILE_N; // one row step of the epilogue: row i of every register tile
 const uint SHARED_WORDS = PANEL_WORDS > SLAB_WORDS ? PANEL_WORDS : SLAB_WORDS;
 
@@ -80,14 +90,26 @@ void load_panels(uint row0, uint column0, uint k0, uint thread)
             panels[(c + 2u) * A_STRIDE + r] = v.z;
             panels[(c + 3u) * A_STRIDE + r] = v.w;
         }
+        if (WEIGHT_N_K != 0u) {
+            for (uint l = thread; l < TILE_N * TILE_K / 4u; l += THREADS) {
+                uint r = l / (TILE_K / 4u), c = (l % (TILE_K / 4u)) * 4u;
+                uint column = column0 + r, k = k0 + c;
+                vec4 v = column < N && k < K ? b4[(column * K + k) / 4u] : vec4(0.0);
+                panels[PANEL_B + (c + 0u) * B_STRIDE + r] = v.x;
+                panels[PANEL_B + (c + 1u) * B_STRIDE + r] = v.y;
+                panels[PANEL_B + (c + 2u) * B_STRIDE + r] = v.z;
+                panels[PANEL_B + (c + 3u) * B_STRIDE + r] = v.w;
+            }
+            return;
+        }
         for (uint l = thread; l < TILE_K * TILE_N / 4u; l += THREADS) {
             uint r = l / (TILE_N / 4u), c = (l % (TILE_N / 4u)) * 4u;
             uint k = k0 + r, column = column0 + c;
             vec4 v = k < K && column < N ? b4[(k * N + column) / 4u] : vec4(0.0);
-            panels[PANEL_B + r * TILE_N + c + 0u] = v.x;
-            panels[PANEL_B + r * TILE_N + c + 1u] = v.y;
-            panels[PANEL_B + r * TILE_N + c + 2u] = v.z;
-            panels[PANEL_B + r * TILE_N + c + 3u] = v.w;
+            panels[PANEL_B + r * B_STRIDE + c + 0u] = v.x;
+            panels[PANEL_B + r * B_STRIDE + c + 1u] = v.y;
+            panels[PANEL_B + r * B_STRIDE + c + 2u] = v.z;
+            panels[PANEL_B + r * B_STRIDE + c + 3u] = v.w;
         }
         return;
     }
@@ -97,10 +119,18 @@ void load_panels(uint row0, uint column0, uint k0, uint thread)
         uint row = row0 + r, k = k0 + c;
         panels[c * A_STRIDE + r] = row < M && k < K ? load_value(a[row * K + k]) : 0.0;
     }
+    if (WEIGHT_N_K != 0u) {
+        for (uint l = thread; l < TILE_N * TILE_K; l += THREADS) {
+            uint r = l / TILE_K, c = l % TILE_K;
+            uint column = column0 + r, k = k0 + c;
+            panels[PANEL_B + c * B_STRIDE + r] = column < N && k < K ? load_value(b[column * K + k]) : 0.0;
+        }
+        return;
+    }
     for (uint l = thread; l < TILE_K * TILE_N; l += THREADS) {
         uint r = l / TILE_N, c = l % TILE_N;
         uint k = k0 + r, column = column0 + c;
-        panels[PANEL_B + r * TILE_N + c] = k < K && column < N ? load_value(b[k * N + column]) : 0.0;
+        panels[PANEL_B + r * B_STRIDE + c] = k < K && column < N ? load_value(b[k * N + column]) : 0.0;
     }
 }
 
@@ -121,7 +151,7 @@ void main()
         barrier();
         [[unroll]] for (uint kk = 0u; kk < TILE_K; kk++) {
             [[unroll]] for (uint i = 0u; i < THREAD_M; i++) a_values[i] = panels[kk * A_STRIDE + ty + i * THREADS_M];
-            [[unroll]] for (uint j = 0u; j < THREAD_N; j++) b_values[j] = panels[PANEL_B + kk * TILE_N + tx + j * THREADS_N];
+            [[unroll]] for (uint j = 0u; j < THREAD_N; j++) b_values[j] = panels[PANEL_B + kk * B_STRIDE + tx + j * THREADS_N];
             [[unroll]] for (uint i = 0u; i < THREAD_M; i++)
                 [[unroll]] for (uint j = 0u; j < THREAD_N; j++)
                     accumulator[i * THREAD_N + j] = fma(a_values[i], b_values[j], accumulator[i * THREAD_N + j]);

@@ -1,7 +1,8 @@
 #version 450
-// matmul_cooperative.comp — out[M,N] = a[M,K] x b[K,N] (+ bias[N]) (then GELU) for f16 through
+// matmul_cooperative.comp — out[M,N] = a[M,K] x b (+ bias[N]) (then GELU) for f16 through
 // VK_KHR_cooperative_matrix (tensor cores on NVIDIA, matrix cores / WMMA on AMD, XMX on Intel):
-// f16 inputs, f32 accumulation, f16 output.
+// f16 inputs, f32 accumulation, f16 output. b is [K,N], or [N,K] (out = a b^T) when the specialization
+// constant WEIGHT_N_K is 1.
 //
 // Shape of the work. A workgroup of 256 invocations = 8 subgroups of 32 owns a 128 x 256 block of out;
 // the subgroups form a 2 x 4 grid, each owning 64 x 64 = 4 x 4 accumulators of 16 x 16 (f32). Why this
@@ -30,6 +31,11 @@
 // 192, 256 x 128 K 32 one set 183; cuBLAS 731. The gap is the instruction set: cuBLAS on Hopper issues
 // wgmma (warpgroup-wide, operands straight from shared memory), which VK_KHR_cooperative_matrix's
 // subgroup-scope multiply does not reach.
+//
+// b as [N,K] (WEIGHT_N_K): its panel is stored n-major, TILE_N rows of STEP_K halves padded like the A
+// panel's (same 80-byte pitch), filled by 16-byte loads along K exactly as A's, and each B fragment is
+// loaded column-major from it; nothing else changes. That panel is 20 KiB instead of 16.5, so this
+// variant needs 38 KiB of shared memory (VULKAN_COOPERATIVE_SHARED_BYTES_N_K).
 //
 // The epilogue goes through a per-subgroup 16 x 16 f32 scratch in shared memory (cooperative matrices
 // do not say which invocation holds which element, so bias by column cannot be added in registers):
@@ -60,6 +66,7 @@ const uint SUBGROUPS = SUBGROUPS_M * SUBGROUPS_N, INVOCATIONS = 32 * SUBGROUPS;
 layout(local_size_x = INVOCATIONS) in;
 layout(constant_id = 0) const uint HAS_BIAS = 0;
 layout(constant_id = 1) const uint GELU_FORM = GELU_NONE;
+layout(constant_id = 2) const uint WEIGHT_N_K = 0; // 1: b is [N,K]
 
 #ifndef TILE_N_SIZE
 #define TILE_N_SIZE 256
@@ -79,13 +86,15 @@ const uint FRAGMENT = 16;              // cooperative matrix M = N = K
 const uint SUBGROUP_M = TILE_M / SUBGROUPS_M, SUBGROUP_N = TILE_N / SUBGROUPS_N;
 // 16-byte loads per invocation and panel; a panel row holds A_GROUPS (B_GROUPS) of them.
 const uint A_LOADS = TILE_M * STEP_K / 8u / INVOCATIONS, B_LOADS = STEP_K * TILE_N / 8u / INVOCATIONS;
-const uint A_GROUPS = STEP_K / 8u, B_GROUPS = TILE_N / 8u;
+const uint A_GROUPS = STEP_K / 8u;
+const uint B_GROUPS = WEIGHT_N_K != 0u ? STEP_K / 8u : TILE_N / 8u; // 16-byte groups in a stored B panel row
 const uint FRAGMENTS_M = SUBGROUP_M / FRAGMENT, FRAGMENTS_N = SUBGROUP_N / FRAGMENT;
 // Panels hold uvec4 (8 halves, what one 16-byte global load brings); the cooperative loads read them as
 // f16 (SPV_KHR_cooperative_matrix reinterprets the pointer's type), with strides and offsets in uvec4s.
 const uint A_STRIDE = (STEP_K + 8u) / 8u; // a row of the A panel: STEP_K halves + 8 of padding
-const uint B_STRIDE = (TILE_N + 8u) / 8u; // a row of the B panel: TILE_N halves + 8 of padding
-const uint A_PANEL = TILE_M * A_STRIDE, B_PANEL = STEP_K * B_STRIDE;
+// a row of the B panel: TILE_N halves + 8 of padding; as [N,K], STEP_K halves + 8, like A
+const uint B_STRIDE = WEIGHT_N_K != 0u ? (STEP_K + 8u) / 8u : (TILE_N + 8u) / 8u;
+const uint A_PANEL = TILE_M * A_STRIDE, B_PANEL = (WEIGHT_N_K != 0u ? TILE_N : STEP_K) * B_STRIDE;
 
 layout(std430, binding = 0) readonly buffer InputA { float16_t a[]; };
 layout(std430, binding = 0) readonly buffer InputAVector { uvec4 a8[]; };
@@ -127,6 +136,17 @@ void load_panels(uint k0, uint row0, uint column0)
     }
     [[unroll]] for (uint i = 0u; i < B_LOADS; i++) {
         uint index = gl_LocalInvocationID.x + INVOCATIONS * i;
+        if (WEIGHT_N_K != 0u) {
+            uint column = column0 + index / B_GROUPS, k = k0 + (index % B_GROUPS) * 8u;
+            if (parameters.vector != 0u) {
+                staged_b[i] = column < N && k < K ? b8[(column * K + k) / 8u] : uvec4(0u);
+            } else {
+                float16_t h[8];
+                [[unroll]] for (uint e = 0u; e < 8u; e++) h[e] = column < N && k + e < K ? b[column * K + k + e] : float16_t(0.0);
+                staged_b[i] = pack8(h);
+            }
+            continue;
+        }
         uint k = k0 + index / B_GROUPS, column = column0 + (index % B_GROUPS) * 8u;
         if (parameters.vector != 0u) {
             staged_b[i] = k < K && column < N ? b8[(k * N + column) / 8u] : uvec4(0u);
@@ -173,9 +193,14 @@ void main()
             [[unroll]] for (uint i = 0u; i < FRAGMENTS_M; i++)
                 coopMatLoad(fragment_a[i], panel_a, set * A_PANEL + (sub_row + i * FRAGMENT) * A_STRIDE + kk / 8u, A_STRIDE,
                             gl_CooperativeMatrixLayoutRowMajor);
-            [[unroll]] for (uint j = 0u; j < FRAGMENTS_N; j++)
-                coopMatLoad(fragment_b[j], panel_b, set * B_PANEL + kk * B_STRIDE + (sub_column + j * FRAGMENT) / 8u, B_STRIDE,
-                            gl_CooperativeMatrixLayoutRowMajor);
+            [[unroll]] for (uint j = 0u; j < FRAGMENTS_N; j++) {
+                if (WEIGHT_N_K != 0u)
+                    coopMatLoad(fragment_b[j], panel_b, set * B_PANEL + (sub_column + j * FRAGMENT) * B_STRIDE + kk / 8u, B_STRIDE,
+                                gl_CooperativeMatrixLayoutColumnMajor);
+                else
+                    coopMatLoad(fragment_b[j], panel_b, set * B_PANEL + kk * B_STRIDE + (sub_column + j * FRAGMENT) / 8u, B_STRIDE,
+                                gl_CooperativeMatrixLayoutRowMajor);
+            }
             [[unroll]] for (uint i = 0u; i < FRAGMENTS_M; i++)
                 [[unroll]] for (uint j = 0u; j < FRAGMENTS_N; j++)
                     accumulator[i * FRAGMENTS_N + j] = coopMatMulAdd(fragment_a[i], fragment_b[j], accumulator[i * FRAGMENTS_N + j]);
