@@ -120,9 +120,8 @@ typedef enum fg_weight_layout {
     /* b is [K, N]: out = a b, numpy's a @ b. The default. */
     FG_WEIGHT_K_N = 0,
     /* b is [N, K]: out = a b^T. The layout of PyTorch's nn.Linear weight (and of the checkpoints saved
-     * from it), used as stored, without a transposed copy. GPU libraries are also at their fastest on it:
-     * on the H100 cuBLAS ran K=768 f32 matmuls 5% (exact) to 23% (TF32) faster with b as [N, K]
-     * (bench/layout_probe.py). */
+     * from it), used as stored, without a transposed copy. Every backend runs both layouts; which is
+     * faster depends on the device and the shape (BENCHMARKS.md). */
     FG_WEIGHT_N_K = 1
 } fg_weight_layout;
 

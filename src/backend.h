@@ -69,7 +69,8 @@ typedef struct fg_backend_interface {
     fg_status (*upload)(void *state, void *buffer, const void *host_data, size_t bytes);
     fg_status (*download)(void *state, void *host_data, const void *buffer, size_t bytes);
 
-    /* 1 when this device runs the node (op, dtype, sizes), 0 otherwise. */
+    /* 1 when this device runs the node (op, dtype, sizes, and for matmul-like ops node->weight_layout:
+     * a backend that cannot read a weight as [N, K] must return 0 for it), 0 otherwise. */
     int (*supports)(void *state, const fg_node_desc *node);
     /* Runs the node: inputs[i] are buffers of this backend, output a buffer of this backend. */
     fg_status (*run)(void *state, const fg_node_desc *node, void *const *inputs, void *output);

@@ -176,7 +176,7 @@ static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const
                 double *prow = &product[i * N];
                 for (int64_t j = 0; j < N; j++) prow[j] += av * brow[j];
             }
-        size_t workspace_bytes = matmul_skinny_workspace_bytes(M, K, N);
+        size_t workspace_bytes = matmul_skinny_workspace_bytes(M, K, N, 0); /* [K, N]: never less than [N, K] needs */
         void *workspace = nullptr;
         if (workspace_bytes) CHECK_CUDA(cudaMalloc(&workspace, workspace_bytes));
         char sizes[80];
@@ -302,7 +302,7 @@ static void time_kernels() {
             for (int64_t M : {1, 16})
             for (int transposed = 0; transposed < 2; transposed++) { /* b [K, N]; b [N, K] */
                 const int64_t K = shape[0], N = shape[1];
-                const size_t es = dtype_size(dtype), workspace_bytes = matmul_skinny_workspace_bytes(M, K, N);
+                const size_t es = dtype_size(dtype), workspace_bytes = matmul_skinny_workspace_bytes(M, K, N, 0); /* [K, N]: never less than [N, K] needs */
                 void *ma, *mb, *mbias, *mout, *workspace = nullptr;
                 CHECK_CUDA(cudaMalloc(&ma, M * K * es));
                 CHECK_CUDA(cudaMalloc(&mb, K * N * es));

@@ -20,7 +20,7 @@ void backend_log_formatted(const fg_backend_host *host, fg_log_level level, cons
     host->log(level, message);
 }
 
-int backend_setting_lists(const fg_backend_host *host, const char *setting_name, const char *call)
+int backend_setting_names(const fg_backend_host *host, const char *setting_name, const char *call)
 {
     const char *list = host->setting(host, setting_name);
     if (!list) return 0;

@@ -21,6 +21,6 @@ fg_status backend_fail_formatted(char *last_error, size_t capacity, fg_status st
 void backend_log_formatted(const fg_backend_host *host, fg_log_level level, const char *format, va_list arguments);
 
 /* 1 when the setting `setting_name` (a '+'-separated list, e.g. "run+upload") names call exactly. */
-int backend_setting_lists(const fg_backend_host *host, const char *setting_name, const char *call);
+int backend_setting_names(const fg_backend_host *host, const char *setting_name, const char *call);
 
 #endif /* FUSEGRAPH_BACKEND_SUPPORT_H */

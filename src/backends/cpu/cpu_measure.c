@@ -30,6 +30,7 @@ typedef struct measured_shape {
     fg_op op;
     fg_dtype dtype;
     fg_gelu_form gelu_form;
+    fg_weight_layout weight_layout; /* the layouts run different GEMM code (oneDNN "ab" / "ba", ...) */
     int64_t m, k, n;
     double seconds;
 } measured_shape;
@@ -40,8 +41,9 @@ static pthread_mutex_t measured_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int same_shape(const measured_shape *entry, const fg_node_desc *node)
 {
-    return entry->op == node->op && entry->dtype == node->dtype && entry->m == node->m && entry->k == node->k &&
-           entry->n == node->n && (node->op != FG_OP_FUSED_MATMUL_ADD_GELU || entry->gelu_form == node->gelu_form);
+    return entry->op == node->op && entry->dtype == node->dtype && entry->weight_layout == node->weight_layout &&
+           entry->m == node->m && entry->k == node->k && entry->n == node->n &&
+           (node->op != FG_OP_FUSED_MATMUL_ADD_GELU || entry->gelu_form == node->gelu_form);
 }
 
 /* Fills bytes with a small non-zero value of dtype (1/64), so no input is zeros or denormal. */
@@ -109,7 +111,8 @@ fg_status cpu_choose_implementation(void *state, const fg_node_desc *node, char 
     double seconds = time_node(node);
     if (seconds > 0) {
         int slot = measured_count < MEASURED_SHAPES ? measured_count++ : (next_replaced++ % MEASURED_SHAPES);
-        measured[slot] = (measured_shape){node->op, node->dtype, node->gelu_form, node->m, node->k, node->n, seconds};
+        measured[slot] =
+            (measured_shape){node->op, node->dtype, node->gelu_form, node->weight_layout, node->m, node->k, node->n, seconds};
     }
     pthread_mutex_unlock(&measured_lock);
     *out_measured_seconds = seconds;

@@ -45,10 +45,11 @@ static void blocked_gemm_transposed(float *out, const float *a, const float *b, 
     enum { BLOCK_N = 64 };
     for (int64_t n0 = 0; n0 < n; n0 += BLOCK_N) {
         int64_t n1 = n0 + BLOCK_N < n ? n0 + BLOCK_N : n;
-#pragma omp parallel for schedule(static) if (m * (n1 - n0) * k > (1 << 18))
+        /* over (i, j): at M = 1, decoding, the rows of a alone would leave every core but one idle */
+#pragma omp parallel for collapse(2) schedule(static) if (m * (n1 - n0) * k > (1 << 18))
         for (int64_t i = 0; i < m; i++) {
-            const float *a_row = a + i * k;
             for (int64_t j = n0; j < n1; j++) {
+                const float *a_row = a + i * k;
                 const float *b_row = b + j * k;
                 float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
                 int64_t p = 0;

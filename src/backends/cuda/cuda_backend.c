@@ -47,7 +47,7 @@ const char *cuda_setting(const cuda_backend *cuda, const char *name) { return cu
 
 int cuda_injected_failure(const cuda_backend *cuda, const char *call)
 {
-    return backend_setting_lists(cuda->host, "FUSEGRAPH_CUDA_FAIL", call);
+    return backend_setting_names(cuda->host, "FUSEGRAPH_CUDA_FAIL", call);
 }
 
 /* Errors after which the CUDA context cannot be used again (the process would have to restart it). */

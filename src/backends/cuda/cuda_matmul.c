@@ -97,7 +97,7 @@ cudaError_t cuda_matmul_run(cuda_backend *cuda, cuda_implementation implementati
         break;
     case CUDA_IMPLEMENTATION_SKINNY: {
         void *workspace = NULL;
-        size_t bytes = matmul_skinny_workspace_bytes(node->m, node->k, node->n);
+        size_t bytes = matmul_skinny_workspace_bytes(node->m, node->k, node->n, transposed);
         if (bytes && cuda_workspace(cuda, bytes, &workspace) != FG_OK) {
             snprintf(error, capacity, "split-K workspace of %zu bytes: %s", bytes, cuda->last_error);
             return cudaErrorMemoryAllocation;

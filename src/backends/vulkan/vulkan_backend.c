@@ -92,7 +92,7 @@ void vulkan_cache_path(const vulkan_backend *vulkan, const char *what, char *pat
 /* 1 when the setting FUSEGRAPH_VULKAN_FAIL (a '+'-separated list) names call. */
 static int injected(const vulkan_backend *vulkan, const char *call)
 {
-    return !vulkan->measuring && backend_setting_lists(vulkan->host, "FUSEGRAPH_VULKAN_FAIL", call);
+    return !vulkan->measuring && backend_setting_names(vulkan->host, "FUSEGRAPH_VULKAN_FAIL", call);
 }
 
 /* Takes the lock; fails (unlocked) when the device is lost or call is an injected failure. */

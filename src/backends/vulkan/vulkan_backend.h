@@ -95,7 +95,7 @@ typedef enum vulkan_shape_class {
 
 /* The epilogues of a matmul-like node. Each is a pipeline of its own (specialization constants), which the
  * driver compiles on its own, so each gets its own tile choice: a configuration fast for the plain matmul
- * may be slow with another epilogue (vulkan_pipelines.c). */
+ * may be slow with another epilogue (vulkan_matmul_choice.c). */
 typedef enum vulkan_epilogue {
     VULKAN_EPILOGUE_NONE,       /* MATMUL */
     VULKAN_EPILOGUE_BIAS,       /* FUSED_MATMUL_ADD */
@@ -148,6 +148,9 @@ typedef struct vulkan_backend {
     /* per fg_dtype, vulkan_epilogue, fg_weight_layout and vulkan_shape_class: an index into
      * vulkan_tile_configs, VULKAN_USE_COOPERATIVE or VULKAN_USE_SKINNY; -1 untuned */
     int tile_choice[3][VULKAN_EPILOGUES][2][VULKAN_SHAPE_CLASSES];
+    /* 1 where tile_choice holds a default because nothing could be measured: used by this process, never
+     * saved (the cache holds measurements only), replaced by another process's measurement on save */
+    unsigned char tile_is_default[3][VULKAN_EPILOGUES][2][VULKAN_SHAPE_CLASSES];
     int forced_tile;     /* FUSEGRAPH_VULKAN_TILE: the tile choice of every matmul it applies to; -1 when not set */
     uint32_t shader_hash; /* of the embedded SPIR-V: cached tile choices are measurements of these shaders */
 

@@ -173,10 +173,11 @@ void vulkan_costs_save(vulkan_backend *vulkan)
     char text[1024];
     int theirs[TILE_CHOICE_COUNT];
     int *choices = (int *)vulkan->tile_choice;
+    unsigned char *is_default = (unsigned char *)vulkan->tile_is_default;
     read_text(path, text, sizeof text);
     if (parse_tiles(vulkan, text, theirs))
         for (int i = 0; i < TILE_CHOICE_COUNT; i++)
-            if (choices[i] < 0) choices[i] = theirs[i];
+            if ((choices[i] < 0 || is_default[i]) && theirs[i] >= 0) choices[i] = theirs[i], is_default[i] = 0;
     /* Written beside it and renamed over it: a process reading the file meanwhile sees the old one or the
      * new one, never half of one. Two processes tuning at once: the last one's choices win, and a class
      * only the other measured is measured again by a later process. */
@@ -184,7 +185,7 @@ void vulkan_costs_save(vulkan_backend *vulkan)
     FILE *file = fopen(temporary, "w");
     if (!file) return;
     fprintf(file, "tiles");
-    for (int i = 0; i < TILE_CHOICE_COUNT; i++) fprintf(file, " %d", choices[i]);
+    for (int i = 0; i < TILE_CHOICE_COUNT; i++) fprintf(file, " %d", is_default[i] ? -1 : choices[i]);
     fprintf(file, " figures %.6g %.6g %.6g %.6g %.6g %.6g %.6g %.6g\n", f->matmul_flops_per_second[FG_F32],
             f->matmul_flops_per_second[FG_F16], f->matmul_flops_per_second[FG_BF16], f->memory_bytes_per_second,
             f->launch_seconds, f->host_to_device_bytes_per_second, f->device_to_host_bytes_per_second,

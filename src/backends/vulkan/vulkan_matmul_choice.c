@@ -178,6 +178,7 @@ int vulkan_tuned_tile(vulkan_backend *vulkan, fg_dtype dtype, vulkan_epilogue ep
      * does not fit), for this process only; nothing is cached, so a later process measures again. */
     int fallback = vulkan_choice_possible(vulkan, 1, dtype, layout, shape_class) ? 1 : 0;
     *choice = best < 0 ? fallback : best;
+    vulkan->tile_is_default[dtype][epilogue][layout][shape_class] = best < 0;
     vulkan_log(vulkan, FG_LOG_INFO, "[vulkan matmul] %s%s, weight %s, %s: tuning at %lldx%lldx%lld: %s; chosen %s%s",
                vulkan_dtype_name(dtype), epilogue_names[epilogue], layout == FG_WEIGHT_N_K ? "[N,K]" : "[K,N]",
                class_names[shape_class], (long long)node.m, (long long)node.k, (long long)node.n,

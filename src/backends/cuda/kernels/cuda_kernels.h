@@ -53,7 +53,7 @@ cudaError_t matmul_tensor_core_forward(void *out, const void *a, const void *b, 
 /* matmul_skinny.cu — M <= 16 (decoding a few tokens): reading b is the whole cost, so it streams b once
  * at HBM bandwidth, split over K across the chip, then reduces and applies the epilogue. f32 is exact
  * (FFMA). Needs a workspace of matmul_skinny_workspace_bytes(m, k, n) bytes (0 allowed: then NULL). */
-size_t matmul_skinny_workspace_bytes(int64_t m, int64_t k, int64_t n);
+size_t matmul_skinny_workspace_bytes(int64_t m, int64_t k, int64_t n, int b_transposed);
 cudaError_t matmul_skinny_forward(void *out, const void *a, const void *b, const void *bias, int64_t m, int64_t k,
                                   int64_t n, int b_transposed, int dtype, int epilogue, void *workspace,
                                   cudaStream_t stream);

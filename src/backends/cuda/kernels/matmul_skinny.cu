@@ -271,13 +271,17 @@ static cudaError_t launch_skinny(const SkinnyPlan &plan, void *out, const void *
                                  int m, int k, int n, bool b_transposed, float *workspace, int epilogue,
                                  cudaStream_t stream) {
     constexpr int WIDTH = 16 / sizeof(T);
-    if (b_transposed) { /* b [N, K]: a lane per row of b, 256 rows a block (matmul_skinny_rows.cuh) */
-        dim3 grid((unsigned)((n + 32 * SKINNY_ROWS_WARPS - 1) / (32 * SKINNY_ROWS_WARPS)), (unsigned)plan.splits);
-        bool vector = k % WIDTH == 0 && ((uintptr_t)b & 15) == 0;
-        auto kernel = vector ? matmul_skinny_rows_kernel<T, M_BUCKET, true> : matmul_skinny_rows_kernel<T, M_BUCKET, false>;
-        kernel<<<grid, 32 * SKINNY_ROWS_WARPS, 0, stream>>>((T *)out, workspace, (const T *)a, (const T *)b,
-                                                            (const T *)bias, m, k, n, plan.k_per_split, plan.n_padded,
-                                                            epilogue);
+    if (b_transposed) { /* b [N, K], M 5..16: a lane per row of b, 256 rows a block (matmul_skinny_rows.cuh) */
+        if constexpr (M_BUCKET > 4) {
+            dim3 grid((unsigned)((n + 32 * SKINNY_ROWS_WARPS - 1) / (32 * SKINNY_ROWS_WARPS)), (unsigned)plan.splits);
+            bool vector = k % WIDTH == 0 && ((uintptr_t)b & 15) == 0;
+            auto kernel = vector ? matmul_skinny_rows_kernel<T, M_BUCKET, true> : matmul_skinny_rows_kernel<T, M_BUCKET, false>;
+            kernel<<<grid, 32 * SKINNY_ROWS_WARPS, 0, stream>>>((T *)out, workspace, (const T *)a, (const T *)b,
+                                                                (const T *)bias, m, k, n, plan.k_per_split,
+                                                                plan.n_padded, epilogue);
+        } else {
+            return cudaErrorInvalidValue; /* M <= 4: matmul_skinny_forward sends these to the shuffle kernel */
+        }
     } else {
         dim3 grid((unsigned)((n + 32 * WIDTH - 1) / (32 * WIDTH)), (unsigned)plan.splits);
         bool vector = n % WIDTH == 0 && ((uintptr_t)b & 15) == 0;
@@ -323,7 +327,8 @@ static cudaError_t launch_skinny_dtype(const SkinnyPlan &plan, void *out, const 
     }
 }
 
-extern "C" size_t matmul_skinny_workspace_bytes(int64_t m, int64_t k, int64_t n) {
+extern "C" size_t matmul_skinny_workspace_bytes(int64_t m, int64_t k, int64_t n, int b_transposed) {
+    if (b_transposed && m <= 4) return 0; /* the shuffle kernel (matmul_skinny_transposed.cu) needs none */
     if (m < 1 || m > 16 || k < 1 || n < 1 || k > INT_MAX || n > INT_MAX - SKINNY_PLAN_COLUMN_TILE) return 0;
     SkinnyPlan plan = plan_skinny(m, k, n);
     return plan.splits > 1 ? (size_t)plan.splits * (size_t)m * (size_t)plan.n_padded * sizeof(float) : 0;

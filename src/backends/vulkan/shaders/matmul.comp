@@ -11,8 +11,9 @@
 // words (no bank conflicts) and write neighbouring output words (coalesced). The a panel is stored
 // transposed (k-major) with one word of padding per row, so its stores do not all hit one bank.
 //
-// Tile sizes are specialization constants: the backend times each configuration per device, dtype and
-// epilogue on first use and keeps the fastest (vulkan_pipelines.c); the driver compiles each one with
+// Tile sizes are specialization constants: the backend times each configuration per device, dtype,
+// epilogue, weight layout and shape class on first use and keeps the fastest (vulkan_matmul_choice.c);
+// the driver compiles each one with
 // constant loop bounds. The epilogue (bias, GELU form) is a specialization constant too. f32 is exact
 // fp32: fma() in f32, no reduced-precision path.
 // For f32, when K is a multiple of 4 (and N too, for b as [K,N]), the panels are read from global memory
