@@ -122,6 +122,30 @@ static inline double *reference_matmul(const float *a, const float *b, const flo
     return out;
 }
 
+/* The factor that turns ||out - ref|| / ||ref|| of a matmul (+ bias) (+ GELU) into an error measured
+ * against the magnitude of its terms, for tiny outputs. With a handful of outputs one element is the
+ * whole norm, and where a x b and the bias nearly cancel, any rounding (f32's 6e-8, TF32's and bf16's
+ * ~1e-3) is amplified without bound relative to the result (seen: 1.02e-5 for a 1x1x1 f32 case on the
+ * CPU, 1.3e-3 for a 1x1x1 TF32 one on the H100). Error analysis bounds a dot product's error by the
+ * magnitude of its terms, so for outputs under 16 elements the error is measured against
+ * max(||ref||, || |a| |b| + |bias| ||) (GELU's slope is at most 1.13, so it adds no more than that
+ * factor): the result is ||ref|| / that, at most 1. Larger outputs keep the plain norm-wise measure (1).
+ * a [M, K], b [K, N], bias [N] or NULL; ref the reference of the whole node. */
+static inline double check_cancellation_scale(const float *a, const float *b, const float *bias, const double *ref,
+                                              int64_t m, int64_t k, int64_t n)
+{
+    if (m * n >= 16) return 1.0;
+    double reference_norm = 0, magnitude_norm = 0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double magnitude = bias ? fabs((double)bias[j]) : 0.0;
+            for (int64_t p = 0; p < k; p++) magnitude += fabs((double)a[i * k + p] * (double)b[p * n + j]);
+            reference_norm += ref[i * n + j] * ref[i * n + j];
+            magnitude_norm += magnitude * magnitude;
+        }
+    return magnitude_norm > reference_norm ? sqrt(reference_norm / magnitude_norm) : 1.0;
+}
+
 /* b [K, N] copied as its transpose [N, K] (the FG_WEIGHT_N_K form of the same weight); any element size. */
 static inline void *check_transposed(const void *b, int64_t k, int64_t n, size_t element_size)
 {

@@ -67,8 +67,7 @@ typedef struct prepared {
     void *typed[3];
     double *reference;
     int64_t output_count;
-    /* tiny matmul outputs: ||ref|| / max(||ref||, || |a| |w| + |bias| ||), which scales the error (see
-     * run_case); 1 otherwise */
+    /* scales the error: check_cancellation_scale for matmuls (below 1 only for tiny outputs), else 1 */
     double cancellation_scale;
 } prepared;
 
@@ -101,25 +100,8 @@ static prepared prepare(const test_case *c)
         p.output_count = c->m * c->n;
         p.reference = reference_matmul(values[0], values[1], c->kind >= MATMUL_BIAS ? values[2] : NULL, c->m, c->k, c->n,
                                        c->kind == MATMUL_BIAS_GELU, c->form);
-        /* With a handful of outputs one element is the whole norm, and where a x w and the bias nearly
-         * cancel, the rounding of the inputs (TF32, bf16: ~1e-3) is amplified without bound relative to
-         * the result (seen: 1.3e-3 for a 1x1x1 TF32 case). Error analysis bounds a dot product's error
-         * by the magnitude of its terms, so for outputs under 16 elements the error is measured against
-         * max(||ref||, || |a| |w| + |bias| ||) (GELU's slope is at most 1.13, so it adds no more than
-         * that factor). Larger outputs keep the plain norm-wise measure. */
-        if (p.output_count < 16) {
-            for (int i = 0; i < 3; i++)
-                for (int64_t e = 0; e < (i == 0 ? c->m * c->k : i == 1 ? c->k * c->n : c->n); e++) values[i][e] = fabsf(values[i][e]);
-            double *magnitude = reference_matmul(values[0], values[1], c->kind >= MATMUL_BIAS ? values[2] : NULL, c->m, c->k,
-                                                 c->n, 0, FG_GELU_EXACT);
-            double reference_norm = 0, magnitude_norm = 0;
-            for (int64_t e = 0; e < p.output_count; e++) {
-                reference_norm += p.reference[e] * p.reference[e];
-                magnitude_norm += magnitude[e] * magnitude[e];
-            }
-            if (magnitude_norm > reference_norm) p.cancellation_scale = sqrt(reference_norm / magnitude_norm);
-            free(magnitude);
-        }
+        p.cancellation_scale = check_cancellation_scale(values[0], values[1], c->kind >= MATMUL_BIAS ? values[2] : NULL,
+                                                        p.reference, c->m, c->k, c->n); /* see check.h */
     } else {
         int64_t dims[2] = {c->m, c->n}, bias_dims[1] = {c->n};
         p.output_count = c->m * c->n;
