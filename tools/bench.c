@@ -28,6 +28,17 @@ static const bench_case seed_cases[] = {
 };
 #define SEED_CASE_COUNT (int)(sizeof seed_cases / sizeof *seed_cases)
 
+int bench_next_gpu(fg_context *context, const tool_bench_options *options, int after)
+{
+    for (int d = after + 1; d < fg_context_device_count(context); d++) {
+        fg_device_info info;
+        if (d == 0 || fg_context_device_info(context, d, &info) != FG_OK || !info.ready) continue;
+        if (options->device >= 0 && options->device != d) continue;
+        return d;
+    }
+    return -1;
+}
+
 int bench_is_matrix(const bench_case *c) { return strcmp(c->op, "matmul") == 0 || strcmp(c->op, "fused_matmul_add_gelu") == 0; }
 
 /* Random values in [-1, 1) in dtype. */
@@ -203,12 +214,10 @@ static int seed_table(fg_context *context, const tool_bench_options *options, be
     int column_device[2 * FG_MAX_DEVICES];
     fg_timing_mode column_mode[2 * FG_MAX_DEVICES];
     int columns = 0, total = 0, done = 0;
-    for (int d = 0; d < fg_context_device_count(context); d++) {
-        fg_device_info info;
-        if (fg_context_device_info(context, d, &info) != FG_OK || !info.ready) continue;
-        if (d != 0 && options->device >= 0 && options->device != d) continue;
+    column_device[columns] = 0, column_mode[columns++] = FG_TIMING_RESIDENT; /* the CPU is always ready */
+    for (int d = bench_next_gpu(context, options, 0); d >= 0; d = bench_next_gpu(context, options, d)) {
         column_device[columns] = d, column_mode[columns++] = FG_TIMING_RESIDENT;
-        if (d != 0) column_device[columns] = d, column_mode[columns++] = FG_TIMING_HOST;
+        column_device[columns] = d, column_mode[columns++] = FG_TIMING_HOST;
     }
     for (int c = 0; c < SEED_CASE_COUNT; c++) total += !skipped(&seed_cases[c], options) * columns;
     printf("%-22s %-10s", "op", "shape");

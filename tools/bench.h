@@ -41,6 +41,8 @@ typedef struct bench_results {
 } bench_results;
 
 int bench_is_matrix(const bench_case *c);
+/* The first ready GPU after device index `after` (0: the first of all) that options->device allows, or -1. */
+int bench_next_gpu(fg_context *context, const tool_bench_options *options, int after);
 fg_status bench_build(const bench_case *c, bench_graph *g);
 void bench_release(bench_graph *g);
 /* Median milliseconds of g planned with options in mode, or a negative value on failure. */

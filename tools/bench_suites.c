@@ -18,17 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int first_gpu(fg_context *context, const tool_bench_options *options, int after)
-{
-    for (int d = after + 1; d < fg_context_device_count(context); d++) {
-        fg_device_info info;
-        if (d == 0 || fg_context_device_info(context, d, &info) != FG_OK || !info.ready) continue;
-        if (options->device >= 0 && options->device != d) continue;
-        return d;
-    }
-    return -1;
-}
-
 int bench_linear_suite(fg_context *context, const tool_bench_options *options, bench_results *results)
 {
     static const int64_t shapes[][2] = {{768, 3072}, {4096, 14336}};
@@ -39,13 +28,13 @@ int bench_linear_suite(fg_context *context, const tool_bench_options *options, b
     } types[] = {{FG_BF16, FG_PRECISION_EXACT}, {FG_F32, FG_PRECISION_EXACT}, {FG_F32, FG_PRECISION_TF32}};
     const int64_t *ms = options->quick ? quick_m : all_m;
     int m_count = options->quick ? 4 : 6;
-    if (first_gpu(context, options, 0) < 0) {
+    if (bench_next_gpu(context, options, 0) < 0) {
         fprintf(stderr, "fusegraph bench --suite linear: no GPU is ready (see fusegraph info)\n");
         return 1;
     }
     printf("%-8s %-4s %6s %6s %6s %-5s %-6s %-5s %10s %10s %12s  %s\n", "device", "w", "M", "K", "N", "dtype", "prec", "gelu",
            "ms", "TFLOP/s", "weight GB/s", "implementation");
-    for (int d = first_gpu(context, options, 0); d >= 0; d = first_gpu(context, options, d)) {
+    for (int d = bench_next_gpu(context, options, 0); d >= 0; d = bench_next_gpu(context, options, d)) {
         fg_device_info info;
         fg_context_device_info(context, d, &info);
         for (int layout = FG_WEIGHT_N_K; layout >= FG_WEIGHT_K_N; layout--)
@@ -102,7 +91,7 @@ int bench_routing_suite(fg_context *context, const tool_bench_options *options, 
         F32_CASE("mlp", 1, 768, 3072),      F32_CASE("mlp", 4, 768, 3072),      F32_CASE("mlp", 16, 768, 3072),     F32_CASE("mlp", 64, 768, 3072),
         F32_CASE("mlp", 256, 768, 3072),    F32_CASE("mlp", 1024, 768, 3072),   F32_CASE("mlp", 4096, 768, 3072),
     };
-    int gpu = first_gpu(context, options, 0);
+    int gpu = bench_next_gpu(context, options, 0);
     if (gpu < 0) {
         fprintf(stderr, "fusegraph bench --suite routing: no GPU is ready (see fusegraph info)\n");
         return 1;
