@@ -1,11 +1,13 @@
 /*
  * check_bandwidth_kernels.cu — correctness and speed of the memory-bound kernels
- * (src/backends/cuda/kernels/elementwise.cu and matmul_skinny.cu), standalone: links only cudart.
+ * (src/backends/cuda/kernels/elementwise.cu and the skinny matmuls, matmul_skinny*.cu), standalone: links
+ * only cudart.
  *
  * Build (from the repository root):
  *   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -Isrc/backends/cuda/kernels \
  *        tests/cuda/check_bandwidth_kernels.cu src/backends/cuda/kernels/elementwise.cu \
- *        src/backends/cuda/kernels/matmul_skinny.cu -lcudart -o check_bandwidth_kernels
+ *        src/backends/cuda/kernels/matmul_skinny.cu src/backends/cuda/kernels/matmul_skinny_transposed.cu \
+ *        src/backends/cuda/kernels/matmul_skinny_transposed_split.cu -lcudart -o check_bandwidth_kernels
  * Run: ./check_bandwidth_kernels [--check-only | --time-only] [--quick]
  *   Under compute-sanitizer (memcheck, racecheck) use --check-only --quick: no timing, and no case
  *   larger than ~4M elements (every kernel instance, boundary and alignment path is still exercised).
@@ -159,8 +161,10 @@ static void check_bias_add(int64_t rows, int64_t columns, int dtype, bool misali
            "bias_add", "", sizes);
 }
 
-/* Every M and epilogue for one (K, N, dtype): b and bias are shared by the M values. */
-static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const std::vector<int64_t> &ms) {
+/* Every M and epilogue for one (K, N, dtype): b and bias are shared by the M values. transposed_only: only
+ * the [N, K] weight (matmul_skinny_forward with b_transposed). */
+static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const std::vector<int64_t> &ms,
+                         bool transposed_only = false) {
     const size_t offset = misaligned ? dtype_size(dtype) : 0;
     Tensor b(K * N, dtype, offset), bias(N, dtype, offset), b_transposed(K * N, dtype, offset, false);
     const size_t es = dtype_size(dtype);
@@ -176,7 +180,10 @@ static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const
                 double *prow = &product[i * N];
                 for (int64_t j = 0; j < N; j++) prow[j] += av * brow[j];
             }
-        size_t workspace_bytes = matmul_skinny_workspace_bytes(M, K, N, 0); /* [K, N]: never less than [N, K] needs */
+        /* Enough for both layouts, and for the split kernel launched directly at M <= 4 below. */
+        const size_t workspace_bytes =
+            std::max({matmul_skinny_workspace_bytes(M, K, N, 0), matmul_skinny_workspace_bytes(M, K, N, 1),
+                      matmul_skinny_transposed_split_workspace_bytes(M, K, N)});
         void *workspace = nullptr;
         if (workspace_bytes) CHECK_CUDA(cudaMalloc(&workspace, workspace_bytes));
         char sizes[80];
@@ -192,11 +199,13 @@ static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const
             }
             /* No bias pointer at all for "none": the kernels must not read it. */
             const void *bias_pointer = epilogue == CUDA_EPILOGUE_NONE ? nullptr : bias.device;
-            out.poison();
-            if (workspace) CHECK_CUDA(cudaMemset(workspace, 0xFF, workspace_bytes)); /* stale partials would show */
-            report(matmul_skinny_forward(out.device, a.device, b.device, bias_pointer, M, K, N, 0, dtype, epilogue,
-                                         workspace, 0),
-                   out, reference, dtype, "skinny", epilogue_names[epilogue], sizes);
+            if (!transposed_only) {
+                out.poison();
+                if (workspace) CHECK_CUDA(cudaMemset(workspace, 0xFF, workspace_bytes)); /* stale partials would show */
+                report(matmul_skinny_forward(out.device, a.device, b.device, bias_pointer, M, K, N, 0, dtype, epilogue,
+                                             workspace, 0),
+                       out, reference, dtype, "skinny", epilogue_names[epilogue], sizes);
+            }
             out.poison();
             if (workspace) CHECK_CUDA(cudaMemset(workspace, 0xFF, workspace_bytes));
             report(matmul_skinny_forward(out.device, a.device, b_transposed.device, bias_pointer, M, K, N, 1, dtype, epilogue,
@@ -207,6 +216,12 @@ static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const
                 report(matmul_skinny_transposed_forward(out.device, a.device, b_transposed.device, bias_pointer, M, K, N,
                                                         dtype, epilogue, 0),
                        out, reference, dtype, "shuffle^T", epilogue_names[epilogue], sizes);
+                /* and the split kernel (M 5..16 in matmul_skinny_forward), which takes any M 1..16 */
+                out.poison();
+                if (workspace) CHECK_CUDA(cudaMemset(workspace, 0xFF, workspace_bytes));
+                report(matmul_skinny_transposed_split_forward(out.device, a.device, b_transposed.device, bias_pointer, M,
+                                                              K, N, dtype, epilogue, workspace, 0),
+                       out, reference, dtype, "split^T", epilogue_names[epilogue], sizes);
             }
         }
         if (workspace) CHECK_CUDA(cudaFree(workspace));
@@ -299,10 +314,10 @@ static void time_kernels() {
     const int64_t shapes[][2] = {{4096, 14336}, {768, 3072}};
     for (const auto &shape : shapes)
         for (int dtype : {CUDA_DTYPE_BF16, CUDA_DTYPE_F32})
-            for (int64_t M : {1, 16})
+            for (int64_t M : {1, 8, 16})
             for (int transposed = 0; transposed < 2; transposed++) { /* b [K, N]; b [N, K] */
                 const int64_t K = shape[0], N = shape[1];
-                const size_t es = dtype_size(dtype), workspace_bytes = matmul_skinny_workspace_bytes(M, K, N, 0); /* [K, N]: never less than [N, K] needs */
+                const size_t es = dtype_size(dtype), workspace_bytes = matmul_skinny_workspace_bytes(M, K, N, transposed);
                 void *ma, *mb, *mbias, *mout, *workspace = nullptr;
                 CHECK_CUDA(cudaMalloc(&ma, M * K * es));
                 CHECK_CUDA(cudaMalloc(&mb, K * N * es));
@@ -362,6 +377,20 @@ int main(int argc, char **argv) {
             for (int dtype = CUDA_DTYPE_F32; dtype <= CUDA_DTYPE_BF16; dtype++)
                 if (!quick || s[0] * s[1] <= (4 << 20)) check_skinny(s[0], s[1], dtype, false, ms);
         for (int dtype = CUDA_DTYPE_F32; dtype <= CUDA_DTYPE_BF16; dtype++) check_skinny(768, 3072, dtype, true, {1, 7});
+        /* b as [N, K] with M 5..16 (matmul_skinny_transposed_split.cu): every pair of awkward K and N (K not a
+         * multiple of the vector width takes the element-by-element path; K = 4097 with small N gives 33
+         * splits, more than the reduction's 8 loads at a time), misaligned pointers, then many splits with
+         * several tiles per persistent block (K=4097 N=3000: 9 splits, 94 tiles of 32 rows, ~29 blocks per
+         * split on a 132-SM H100, so ~3 tiles each; M=16 K=4096 N=14336 above: 13-14). */
+        for (int64_t K : {1, 7, 31, 1000, 4097})
+            for (int64_t N : {1, 7, 33, 1000, 4097})
+                for (int dtype = CUDA_DTYPE_F32; dtype <= CUDA_DTYPE_BF16; dtype++)
+                    if (!quick || K * N <= (4 << 20)) check_skinny(K, N, dtype, false, {5, 9, 16}, true);
+        for (int dtype = CUDA_DTYPE_F32; dtype <= CUDA_DTYPE_BF16; dtype++) {
+            check_skinny(1000, 33, dtype, true, {5, 9, 16}, true);
+            check_skinny(4097, 1000, dtype, true, {16}, true);
+            if (!quick) check_skinny(4097, 3000, dtype, false, {5, 16}, true);
+        }
         printf("%d of %d cases ok\n", cases - failures, cases);
     }
     if (do_time && failures == 0) time_kernels();

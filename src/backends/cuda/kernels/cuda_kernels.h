@@ -52,7 +52,8 @@ cudaError_t matmul_tensor_core_forward(void *out, const void *a, const void *b, 
 
 /* matmul_skinny.cu — M <= 16 (decoding a few tokens): reading b is the whole cost, so it streams b once
  * at HBM bandwidth, split over K across the chip, then reduces and applies the epilogue. f32 is exact
- * (FFMA). Needs a workspace of matmul_skinny_workspace_bytes(m, k, n) bytes (0 allowed: then NULL). */
+ * (FFMA). Needs a workspace of matmul_skinny_workspace_bytes(m, k, n, b_transposed) bytes (0 allowed:
+ * then NULL). */
 size_t matmul_skinny_workspace_bytes(int64_t m, int64_t k, int64_t n, int b_transposed);
 cudaError_t matmul_skinny_forward(void *out, const void *a, const void *b, const void *bias, int64_t m, int64_t k,
                                   int64_t n, int b_transposed, int dtype, int epilogue, void *workspace,
@@ -61,6 +62,14 @@ cudaError_t matmul_skinny_forward(void *out, const void *a, const void *b, const
  * shuffles, no workspace (matmul_skinny_forward with b_transposed calls it for M <= 4). */
 cudaError_t matmul_skinny_transposed_forward(void *out, const void *a, const void *b, const void *bias, int64_t m,
                                              int64_t k, int64_t n, int dtype, int epilogue, cudaStream_t stream);
+/* matmul_skinny_transposed_split.cu — M = 5..16 with b as [N, K]: a warp per 4 rows of b, a's K slice in
+ * shared memory, split over K with partial sums in a workspace of
+ * matmul_skinny_transposed_split_workspace_bytes(m, k, n) bytes (0 allowed: then NULL) and the reduction
+ * kernel (matmul_skinny_forward with b_transposed calls it for M > 4; any M 1..16 works). */
+size_t matmul_skinny_transposed_split_workspace_bytes(int64_t m, int64_t k, int64_t n);
+cudaError_t matmul_skinny_transposed_split_forward(void *out, const void *a, const void *b, const void *bias, int64_t m,
+                                                   int64_t k, int64_t n, int dtype, int epilogue, void *workspace,
+                                                   cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -14,9 +14,10 @@
  *    shared memory at the end (a fixed-order tree, so results are deterministic).
  *  - K is split across gridDim.y blocks so that even N = 3072 (12 column tiles) gives thousands of warps;
  *    each split writes f32 partial sums to the workspace [splits, M, N_padded] and a second small kernel
- *    sums the splits in order, adds the bias, applies GELU and rounds to the output dtype (on sm_90 as a
- *    programmatic dependent launch, so its launch overlaps the main kernel). With one split (tiny K, or
- *    N so wide that the columns alone fill the chip) the main kernel does all that itself.
+ *    (matmul_skinny_reduce.cuh) sums the splits in order, adds the bias, applies GELU and rounds to the
+ *    output dtype (on sm_90 as a programmatic dependent launch, so its launch overlaps the main kernel).
+ *    With one split (tiny K, or N so wide that the columns alone fill the chip) the main kernel does
+ *    all that itself.
  *    bf16 M=1 K=4096 N=14336 on an H100: 448 blocks of 256 threads (56 column tiles x 8 splits of 512
  *    rows), one wave; measured ~43 us main kernel (ncu) and 46-47 us for the call, ~2.5 TB/s.
  *  - a's slice for the block (<= 512 rows x M) is staged in shared memory as f32, [k][m], so the M
@@ -25,8 +26,9 @@
  * the dtype), so matmul_skinny_workspace_bytes knows the workspace without knowing the dtype.
  * When N is not a multiple of WIDTH (rows of b not 16-byte aligned) or b is misaligned, the same kernel
  * loads each element on its own, with a bounds check per column, packed into the same 16-byte layout.
- * A weight given as [N, K] has its own main kernel (matmul_skinny_rows.cuh) under the same plan,
- * workspace and reduction.
+ * A weight given as [N, K] has its own kernels (matmul_skinny_forward chooses): M <= 4 in
+ * matmul_skinny_transposed.cu, M 5..16 in matmul_skinny_transposed_split.cu (its own plan and workspace
+ * size, the same reduction kernel, matmul_skinny_reduce.cuh).
  */
 #include <climits>
 #include <cstdint>
@@ -34,8 +36,9 @@
 #include <type_traits>
 
 #include "cuda_kernels.h"
-#include "matmul_epilogue.cuh" /* apply_epilogue, to_float, from_float */
-#include "vector_loads.cuh"    /* load_streaming, unpack_vector */
+#include "matmul_epilogue.cuh"      /* apply_epilogue, to_float, from_float */
+#include "matmul_skinny_reduce.cuh" /* the split-K reduction kernel and its launch */
+#include "vector_loads.cuh"         /* load_streaming, unpack_vector */
 
 #define SKINNY_UNROLL 4               /* rows of b one warp has in flight: 4 x 512 bytes */
 #define SKINNY_MAX_K_PER_SPLIT 512    /* a's staged slice: 512 rows x 16 x 4 bytes = 32 KB of shared memory */
@@ -43,7 +46,6 @@
                                          3x HBM's bandwidth-delay product (3.35 TB/s x ~0.8 us); measured
                                          better than 4096-16384 (fewer, longer splits: less overhead) */
 #define SKINNY_PLAN_COLUMN_TILE 256   /* columns per block for 16-bit dtypes (f32 blocks are 128 wide) */
-#define SKINNY_REDUCE_THREADS 256
 
 struct SkinnyPlan {
     int m_bucket;    /* M rounded up to 1, 2, 4, 8 or 16: the accumulator rows compiled in */
@@ -70,8 +72,8 @@ static SkinnyPlan plan_skinny(int64_t m, int64_t k, int64_t n) {
     int64_t min_by_stage = (k + SKINNY_MAX_K_PER_SPLIT - 1) / SKINNY_MAX_K_PER_SPLIT;
     if (splits < min_by_stage) splits = min_by_stage;
     if (splits < 1) splits = 1;
-    /* A multiple of 32, so that every split of a [N, K] weight starts 16-byte aligned (matmul_skinny_rows.cuh);
-     * the bound of 512 is a multiple too, so rounding keeps it. */
+    /* A multiple of 32 rows, so every split but the last is whole steps of the warps (GROUPS x UNROLL = 32
+     * or 16 rows); the bound of 512 is a multiple too, so rounding keeps it. */
     int64_t k_per_split = ((k + splits - 1) / splits + 31) / 32 * 32;
     plan.k_per_split = (int)k_per_split;
     plan.splits = (int)((k + k_per_split - 1) / k_per_split); /* no empty split */
@@ -235,100 +237,39 @@ __global__ void __launch_bounds__(32 * GROUPS, (M_BUCKET >= 16 && sizeof(T) == 4
     }
 }
 
-#include "matmul_skinny_rows.cuh" /* the main kernel for b as [N, K] */
-
-/* out[m, c] = epilogue(sum over splits s, in order, of partial[s, m, c] + bias[c]). Reads ~splits x M x N
- * x 4 bytes, mostly still in L2 from the main kernel. */
-template <typename T>
-__global__ void __launch_bounds__(SKINNY_REDUCE_THREADS)
-    matmul_skinny_reduce_kernel(T *out, const float *partial, const T *bias, int M, int N, int splits,
-                                int64_t n_padded, int epilogue) {
-    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (int64_t)M * N) return;
-    int m = (int)(i / N), c = (int)(i - (int64_t)m * N);
-    const float *p = partial + (int64_t)m * n_padded + c;
-    const int64_t split_stride = (int64_t)M * n_padded;
-#if __CUDA_ARCH__ >= 900
-    /* Launched as a programmatic dependent of the main kernel (sm_90): wait until it has finished and its
-     * partial sums are visible. The launch itself overlapped the main kernel's tail. */
-    asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-    /* Up to 8 independent loads in flight, then summed in split order. */
-    float sum = 0.f;
-    for (int s0 = 0; s0 < splits; s0 += 8) {
-        float part[8];
-#pragma unroll
-        for (int j = 0; j < 8; j++) part[j] = s0 + j < splits ? p[(s0 + j) * split_stride] : 0.f;
-#pragma unroll
-        for (int j = 0; j < 8; j++) sum += part[j];
-    }
-    float bias_value = epilogue != CUDA_EPILOGUE_NONE ? to_float(bias[c]) : 0.f;
-    out[i] = from_float<T>(apply_epilogue(sum, bias_value, epilogue));
-}
-
 template <typename T, int M_BUCKET, int GROUPS>
 static cudaError_t launch_skinny(const SkinnyPlan &plan, void *out, const void *a, const void *b, const void *bias,
-                                 int m, int k, int n, bool b_transposed, float *workspace, int epilogue,
-                                 cudaStream_t stream) {
+                                 int m, int k, int n, float *workspace, int epilogue, cudaStream_t stream) {
     constexpr int WIDTH = 16 / sizeof(T);
-    if (b_transposed) { /* b [N, K], M 5..16: a lane per row of b, 256 rows a block (matmul_skinny_rows.cuh) */
-        if constexpr (M_BUCKET > 4) {
-            dim3 grid((unsigned)((n + 32 * SKINNY_ROWS_WARPS - 1) / (32 * SKINNY_ROWS_WARPS)), (unsigned)plan.splits);
-            bool vector = k % WIDTH == 0 && ((uintptr_t)b & 15) == 0;
-            auto kernel = vector ? matmul_skinny_rows_kernel<T, M_BUCKET, true> : matmul_skinny_rows_kernel<T, M_BUCKET, false>;
-            kernel<<<grid, 32 * SKINNY_ROWS_WARPS, 0, stream>>>((T *)out, workspace, (const T *)a, (const T *)b,
-                                                                (const T *)bias, m, k, n, plan.k_per_split,
-                                                                plan.n_padded, epilogue);
-        } else {
-            return cudaErrorInvalidValue; /* M <= 4: matmul_skinny_forward sends these to the shuffle kernel */
-        }
-    } else {
-        dim3 grid((unsigned)((n + 32 * WIDTH - 1) / (32 * WIDTH)), (unsigned)plan.splits);
-        bool vector = n % WIDTH == 0 && ((uintptr_t)b & 15) == 0;
-        auto kernel =
-            vector ? matmul_skinny_kernel<T, M_BUCKET, GROUPS, true> : matmul_skinny_kernel<T, M_BUCKET, GROUPS, false>;
-        kernel<<<grid, 32 * GROUPS, 0, stream>>>((T *)out, workspace, (const T *)a, (const T *)b, (const T *)bias, m, k,
-                                                 n, plan.k_per_split, plan.n_padded, epilogue);
-    }
+    dim3 grid((unsigned)((n + 32 * WIDTH - 1) / (32 * WIDTH)), (unsigned)plan.splits);
+    bool vector = n % WIDTH == 0 && ((uintptr_t)b & 15) == 0;
+    auto kernel =
+        vector ? matmul_skinny_kernel<T, M_BUCKET, GROUPS, true> : matmul_skinny_kernel<T, M_BUCKET, GROUPS, false>;
+    kernel<<<grid, 32 * GROUPS, 0, stream>>>((T *)out, workspace, (const T *)a, (const T *)b, (const T *)bias, m, k, n,
+                                             plan.k_per_split, plan.n_padded, epilogue);
     cudaError_t result = cudaGetLastError();
-    if (result == cudaSuccess && plan.splits > 1) {
-        int64_t elements = (int64_t)m * n;
-        unsigned blocks = (unsigned)((elements + SKINNY_REDUCE_THREADS - 1) / SKINNY_REDUCE_THREADS);
-        /* On sm_90+ as a programmatic dependent launch, which hides its launch latency (~2 us) behind
-         * the main kernel; elsewhere an ordinary stream-ordered launch. */
-        int device = 0, major = 0;
-        cudaGetDevice(&device);
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-        cudaLaunchAttribute attribute;
-        attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-        attribute.val.programmaticStreamSerializationAllowed = 1;
-        cudaLaunchConfig_t config = {};
-        config.gridDim = dim3(blocks);
-        config.blockDim = dim3(SKINNY_REDUCE_THREADS);
-        config.stream = stream;
-        config.attrs = &attribute;
-        config.numAttrs = major >= 9 ? 1 : 0;
-        return cudaLaunchKernelEx(&config, matmul_skinny_reduce_kernel<T>, (T *)out, (const float *)workspace,
-                                  (const T *)bias, m, n, plan.splits, plan.n_padded, epilogue);
-    }
+    if (result == cudaSuccess && plan.splits > 1) /* matmul_skinny_reduce.cuh */
+        return launch_skinny_reduce<T>((T *)out, workspace, (const T *)bias, m, n, plan.splits, plan.n_padded,
+                                       epilogue, stream);
     return result;
 }
 
 template <typename T>
 static cudaError_t launch_skinny_dtype(const SkinnyPlan &plan, void *out, const void *a, const void *b,
-                                       const void *bias, int m, int k, int n, bool b_transposed, float *workspace,
-                                       int epilogue, cudaStream_t stream) {
+                                       const void *bias, int m, int k, int n, float *workspace, int epilogue,
+                                       cudaStream_t stream) {
     switch (plan.m_bucket) { /* groups as chosen by plan_skinny */
-    case 1: return launch_skinny<T, 1, 8>(plan, out, a, b, bias, m, k, n, b_transposed, workspace, epilogue, stream);
-    case 2: return launch_skinny<T, 2, 8>(plan, out, a, b, bias, m, k, n, b_transposed, workspace, epilogue, stream);
-    case 4: return launch_skinny<T, 4, 8>(plan, out, a, b, bias, m, k, n, b_transposed, workspace, epilogue, stream);
-    case 8: return launch_skinny<T, 8, 4>(plan, out, a, b, bias, m, k, n, b_transposed, workspace, epilogue, stream);
-    default: return launch_skinny<T, 16, 4>(plan, out, a, b, bias, m, k, n, b_transposed, workspace, epilogue, stream);
+    case 1: return launch_skinny<T, 1, 8>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
+    case 2: return launch_skinny<T, 2, 8>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
+    case 4: return launch_skinny<T, 4, 8>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
+    case 8: return launch_skinny<T, 8, 4>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
+    default: return launch_skinny<T, 16, 4>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
     }
 }
 
 extern "C" size_t matmul_skinny_workspace_bytes(int64_t m, int64_t k, int64_t n, int b_transposed) {
     if (b_transposed && m <= 4) return 0; /* the shuffle kernel (matmul_skinny_transposed.cu) needs none */
+    if (b_transposed) return matmul_skinny_transposed_split_workspace_bytes(m, k, n);
     if (m < 1 || m > 16 || k < 1 || n < 1 || k > INT_MAX || n > INT_MAX - SKINNY_PLAN_COLUMN_TILE) return 0;
     SkinnyPlan plan = plan_skinny(m, k, n);
     return plan.splits > 1 ? (size_t)plan.splits * (size_t)m * (size_t)plan.n_padded * sizeof(float) : 0;
@@ -341,8 +282,10 @@ extern "C" cudaError_t matmul_skinny_forward(void *out, const void *a, const voi
         !b || epilogue < CUDA_EPILOGUE_NONE || epilogue > CUDA_EPILOGUE_BIAS_GELU_TANH ||
         (epilogue != CUDA_EPILOGUE_NONE && !bias))
         return cudaErrorInvalidValue;
-    if (b_transposed && m <= 4) /* one warp per 2 rows of b, shuffles: faster than the split-K kernel at small M */
+    if (b_transposed && m <= 4) /* one warp per 2 rows of b, shuffles: no staging of a, no workspace */
         return matmul_skinny_transposed_forward(out, a, b, bias, m, k, n, dtype, epilogue, stream);
+    if (b_transposed) /* M 5..16: a warp per 4 rows of b, a staged in shared memory, split over K */
+        return matmul_skinny_transposed_split_forward(out, a, b, bias, m, k, n, dtype, epilogue, workspace, stream);
     SkinnyPlan plan = plan_skinny(m, k, n);
     if (plan.splits > 1 && !workspace) return cudaErrorInvalidValue;
     if (plan.splits > 65535) return cudaErrorInvalidValue; /* gridDim.y; needs K > 33M */
@@ -350,11 +293,11 @@ extern "C" cudaError_t matmul_skinny_forward(void *out, const void *a, const voi
     const int mi = (int)m, ki = (int)k, ni = (int)n;
     switch (dtype) {
     case CUDA_DTYPE_F32:
-        return launch_skinny_dtype<float>(plan, out, a, b, bias, mi, ki, ni, b_transposed != 0, partial, epilogue, stream);
+        return launch_skinny_dtype<float>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
     case CUDA_DTYPE_F16:
-        return launch_skinny_dtype<__half>(plan, out, a, b, bias, mi, ki, ni, b_transposed != 0, partial, epilogue, stream);
+        return launch_skinny_dtype<__half>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
     case CUDA_DTYPE_BF16:
-        return launch_skinny_dtype<__nv_bfloat16>(plan, out, a, b, bias, mi, ki, ni, b_transposed != 0, partial, epilogue, stream);
+        return launch_skinny_dtype<__nv_bfloat16>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
     default: return cudaErrorInvalidValue;
     }
 }

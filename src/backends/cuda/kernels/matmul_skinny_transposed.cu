@@ -1,7 +1,7 @@
 /*
  * matmul_skinny_transposed.cu — out[M, N] = epilogue(a[M, K] x b^T + bias[N]) for M <= 4 with the
  * weight b as [N, K] (PyTorch's nn.Linear layout), f32 (exact FFMA) / f16 / bf16, f32 accumulation.
- * (M = 5..16 on an [N, K] weight: matmul_skinny_rows.cuh; matmul_skinny_forward chooses.)
+ * (M = 5..16 on an [N, K] weight: matmul_skinny_transposed_split.cu; matmul_skinny_forward chooses.)
  *
  * As in matmul_skinny.cu the time is reading b once, but here each output column is a dot product of
  * contiguous rows — a[m, :] and b[n, :] — so no split-K workspace or second kernel is needed:

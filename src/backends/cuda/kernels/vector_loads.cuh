@@ -1,7 +1,7 @@
 /*
  * vector_loads.cuh — 16-byte loads of a weight that is read once, and their unpacking to floats: shared
- * by the two skinny (M <= 16) kernels, matmul_skinny.cu (b as [K, N]) and matmul_skinny_transposed.cu
- * (b as [N, K]).
+ * by the skinny (M <= 16) kernels, matmul_skinny.cu (b as [K, N]), matmul_skinny_transposed.cu and
+ * matmul_skinny_transposed_split.cu (b as [N, K]).
  */
 #ifndef FUSEGRAPH_VECTOR_LOADS_CUH
 #define FUSEGRAPH_VECTOR_LOADS_CUH
@@ -40,6 +40,34 @@ template <typename T> __device__ __forceinline__ void unpack_vector(uint4 bits, 
                 f[2 * w] = v.x, f[2 * w + 1] = v.y;
             }
         }
+    }
+}
+
+/* Elements 4q .. 4q + 3 of a 16-byte vector (q < 16 / sizeof(T) / 4: 0 for f32, 0 or 1 for f16/bf16) as
+ * floats: a quarter of what unpack_vector gives, for kernels that use a vector 4 elements at a time. */
+template <typename T> __device__ __forceinline__ float4 unpack_vector_quad(uint4 bits, int q) {
+    if constexpr (sizeof(T) == 4) {
+        return make_float4(__uint_as_float(bits.x), __uint_as_float(bits.y), __uint_as_float(bits.z),
+                           __uint_as_float(bits.w));
+    } else {
+        float f[4];
+        const uint32_t word[2] = {q == 0 ? bits.x : bits.z, q == 0 ? bits.y : bits.w};
+        if constexpr (std::is_same<T, __nv_bfloat16>::value) {
+#pragma unroll
+            for (int w = 0; w < 2; w++) {
+                f[2 * w] = __uint_as_float(word[w] << 16);
+                f[2 * w + 1] = __uint_as_float(word[w] & 0xFFFF0000u);
+            }
+        } else {
+#pragma unroll
+            for (int w = 0; w < 2; w++) {
+                __half2 pair;
+                memcpy(&pair, &word[w], 4);
+                float2 v = __half22float2(pair);
+                f[2 * w] = v.x, f[2 * w + 1] = v.y;
+            }
+        }
+        return make_float4(f[0], f[1], f[2], f[3]);
     }
 }
 
