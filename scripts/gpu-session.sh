@@ -8,10 +8,12 @@
 #                                      compute-sanitizer on the CUDA suite (quick sizes); both tools by default,
 #                                      one per call when both together would pass the 10-minute limit
 #   scripts/gpu-session.sh bench       the seed table, PyTorch side by side (bench/torch_compare.py), routing
+#   scripts/gpu-session.sh vulkan-tiles  f16 matmul 4096 on Vulkan with each cooperative shader and tile
+#                                      forced, both weight layouts, and PyTorch's f16 matmul for scale
 #
 # Logs go to $OUT (the device tool brings that folder back), or ./gpu-session-out when $OUT is unset.
 set -uo pipefail
-stage=${1:?usage: scripts/gpu-session.sh tests|sanitizer|bench}
+stage=${1:?usage: scripts/gpu-session.sh tests|sanitizer|bench|vulkan-tiles}
 out=${OUT:-$PWD/gpu-session-out}
 mkdir -p "$out"
 run=.gpu-bundle/run
@@ -41,6 +43,31 @@ bench)
     --json "$out/torch_compare.json" 2>&1 | tee "$out/torch_compare.txt" | tail -80
   $run ./fusegraph bench --suite routing --json "$out/routing.json" > "$out/routing.txt" 2>&1
   tail -30 "$out/routing.txt"
+  ;;
+vulkan-tiles)
+  vulkan=$($run ./fusegraph info | awk '$2 == "vulkan" && $3 == "ready:" {print $1}')
+  [[ -n $vulkan ]] || { echo "no Vulkan device ready"; exit 1; }
+  for weight in kn nk; do
+    for tile in cooperative workgroup-128x128 workgroup-128x256 workgroup-128x256x64q; do
+      line=$(FUSEGRAPH_VULKAN_NO_CACHE=1 FUSEGRAPH_VULKAN_TILE=$tile $run ./fusegraph bench --dtype f16 --op matmul \
+             --size 4096 --device "$vulkan" --weight $weight 2>&1 | awk '$1 == "matmul" {print $4}')
+      echo "vulkan f16 matmul 4096 weight $weight $tile: ${line:-failed} ms"
+    done
+  done | tee "$out/vulkan-tiles.txt"
+  $run python3 - <<'PYTHON' | tee -a "$out/vulkan-tiles.txt"
+import torch
+x = torch.rand(4096, 4096, device="cuda", dtype=torch.float16)
+w = torch.rand(4096, 4096, device="cuda", dtype=torch.float16)
+for _ in range(10):
+    torch.mm(x, w)
+times = []
+for _ in range(30):
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record(); torch.mm(x, w); end.record(); end.synchronize()
+    times.append(start.elapsed_time(end))
+median = sorted(times)[len(times) // 2]
+print(f"pytorch f16 mm 4096: {median:.4f} ms ({2 * 4096**3 / median / 1e9:.1f} TFLOP/s)")
+PYTHON
   ;;
 *) echo "unknown stage $stage"; exit 2 ;;
 esac

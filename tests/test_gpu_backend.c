@@ -215,8 +215,11 @@ static void check_all_ops(variant *variants, int variant_count)
     static const int64_t matmul_sizes[][3] = {{1, 1, 1},     {7, 13, 31},   {31, 1000, 7},  {33, 4097, 65},  {1000, 31, 1000},
                                                {16, 1000, 4097}, {200, 517, 300}, {3, 4096, 1000}, {128, 128, 128}, {17, 64, 33},
                                                /* skinny kernels' element-by-element paths with K past several
-                                                * splits: M <= 4 (shuffles) and M 5..16 (lane per row) */
-                                               {4, 4097, 65}, {9, 1001, 300}};
+                                                * splits: M <= 4 and M 5..16 (both warp per rows of W) */
+                                               {4, 4097, 65}, {9, 1001, 300},
+                                               /* whole 256 x 256 tiles with K a multiple of 32 beside edge tiles
+                                                * (the workgroup cooperative shader's two paths) */
+                                               {520, 256, 1030}};
     const fg_dtype dtypes[] = {FG_F32, FG_F16, FG_BF16};
     /* FUSEGRAPH_TEST_QUICK (for compute-sanitizer runs, 10-100x slower): the smaller half of the sizes. */
     int quick = getenv("FUSEGRAPH_TEST_QUICK") != NULL;
@@ -361,18 +364,25 @@ int main(int argc, char **argv)
     fg_device_info info;
     fg_context_device_info(base, device, &info);
     printf("%s device: %s (%s)\n", backend, info.name, info.reason);
-    variant variants[6] = {{"(autotuned)", base, device}};
+    variant variants[10] = {{"(autotuned)", base, device}};
     int variant_count = 1;
     /* Every implementation forced in turn: the autotuned variant alone covers only what this device
      * happens to pick. CUDA: FUSEGRAPH_CUDA_IMPLEMENTATION; Vulkan: FUSEGRAPH_VULKAN_TILE, each tile
-     * configuration and the cooperative-matrix shader where the device reports cooperative matrices. */
+     * configuration, the cooperative-matrix shader where the device reports cooperative matrices, and each
+     * workgroup-scope cooperative tile the device reports (VK_NV_cooperative_matrix2). */
     static const char *const cuda_implementations[] = {"cublaslt", "tensor_core", "simt", "skinny", "cublaslt_then_gelu", NULL};
-    static const char *const vulkan_tiles[] = {"32x32", "64x64", "128x128", "cooperative", "skinny", NULL};
+    static const char *const vulkan_tiles[] = {"32x32", "64x64", "128x128", "cooperative", "skinny", "workgroup-128x128",
+                                               "workgroup-128x256", "workgroup-128x256x64q", NULL};
     int is_cuda = strcmp(backend, "cuda") == 0;
     const char *const *names = is_cuda ? cuda_implementations : strcmp(backend, "vulkan") == 0 ? vulkan_tiles : NULL;
     for (int i = 0; names && names[i]; i++) {
-        if (strcmp(names[i], "cooperative") == 0 && !strstr(info.reason, "cooperative matrices yes")) {
+        if (strcmp(names[i], "cooperative") == 0 && !strstr(info.reason, "; cooperative matrices yes")) {
             printf("vulkan cooperative shader: not tested: %s reports no cooperative matrices\n", info.name);
+            continue;
+        }
+        const char *workgroup_list = strstr(info.reason, "workgroup cooperative matrices yes");
+        if (strncmp(names[i], "workgroup-", 10) == 0 && (!workgroup_list || !strstr(workgroup_list, names[i] + 10))) {
+            printf("vulkan workgroup cooperative shader %s: not tested: %s does not report it\n", names[i] + 10, info.name);
             continue;
         }
         char settings[96];

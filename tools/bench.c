@@ -233,6 +233,7 @@ static int seed_table(fg_context *context, const tool_bench_options *options, be
     for (int c = 0; c < SEED_CASE_COUNT; c++) {
         bench_case with_dtype = seed_cases[c];
         with_dtype.dtype = options->dtype;
+        with_dtype.layout = options->weight_layout;
         const bench_case *bc = &with_dtype;
         if (skipped(bc, options)) continue;
         bench_graph g;

@@ -2,6 +2,7 @@
  * fusegraph_main.c — the `fusegraph` command-line tool:
  *   fusegraph info                         each backend: found and ready, or why not; cost figures
  *   fusegraph bench [--suite seed|linear|routing] [--quick] [--json F] [--device N] [--op NAME] [--size N] [--dtype T]
+ *                   [--weight kn|nk]
  *                                          the seed's benchmark table, or another suite (see bench.c)
  *   fusegraph explain [--tokens M] [--resident] [--device N]
  *                                          the plan for a transformer MLP x[M,768] -> 3072 GELU -> 768
@@ -26,6 +27,7 @@ static int usage(void)
             "usage: fusegraph info\n"
             "       fusegraph bench [--suite seed|linear|routing] [--quick] [--json FILE] [--device N] [--op NAME] [--size N]\n"
             "                       [--dtype f32|f16|bf16]   (the seed table in another dtype; default f32)\n"
+            "                       [--weight kn|nk]         (the seed table's weights as [K, N] (default) or [N, K])\n"
             "       fusegraph explain [--tokens M] [--resident] [--device N]\n"
             "options: --backends LIST  extra backend modules (e.g. testgpu)\n"
             "         --cpu-only       load no GPU backends\n"
@@ -88,7 +90,7 @@ int main(int argc, char **argv)
     const char *command = argv[1], *backends = NULL;
     int cpu_only = 0, verbose = 0, resident = 0, device = -1;
     int64_t tokens = 128;
-    tool_bench_options bench = {.device = -1, .dtype = FG_F32};
+    tool_bench_options bench = {.device = -1, .dtype = FG_F32, .weight_layout = FG_WEIGHT_K_N};
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) bench.quick = 1;
         else if (strcmp(argv[i], "--cpu-only") == 0) cpu_only = 1;
@@ -106,6 +108,11 @@ int main(int argc, char **argv)
             if (strcmp(name, "f32") == 0) bench.dtype = FG_F32;
             else if (strcmp(name, "f16") == 0) bench.dtype = FG_F16;
             else if (strcmp(name, "bf16") == 0) bench.dtype = FG_BF16;
+            else return usage();
+        } else if (strcmp(argv[i], "--weight") == 0 && i + 1 < argc) {
+            const char *name = argv[++i];
+            if (strcmp(name, "kn") == 0) bench.weight_layout = FG_WEIGHT_K_N;
+            else if (strcmp(name, "nk") == 0) bench.weight_layout = FG_WEIGHT_N_K;
             else return usage();
         } else return usage();
     }

@@ -15,6 +15,7 @@ typedef struct tool_bench_options {
     int64_t only_size;     /* > 0: only this size */
     const char *suite;     /* NULL or "seed": the seed's table; "linear"; "routing" (see bench.c) */
     fg_dtype dtype;        /* the seed table's dtype (f32 unless --dtype) */
+    fg_weight_layout weight_layout; /* the seed table's matmul weights: [K, N] unless --weight nk */
 } tool_bench_options;
 /* Returns the process exit code. */
 int tool_bench(fg_context *context, const tool_bench_options *options);

@@ -11,7 +11,8 @@
  *                                        read at every call, so the core's CPU fallback can be tested
  *   FUSEGRAPH_VULKAN_NO_CACHE=1          neither read nor write the cost/tuning cache file
  *   FUSEGRAPH_VULKAN_NO_COOPERATIVE=1    do not use cooperative matrices even where the device has them
- *   FUSEGRAPH_VULKAN_TILE=32x32|64x64|128x128|cooperative|skinny   every matmul this shader or tile
+ *   FUSEGRAPH_VULKAN_TILE=32x32|64x64|128x128|cooperative|skinny|workgroup-128x128|workgroup-128x256|
+ *                          workgroup-128x256x64q   every matmul this shader or tile
  *                                        configuration can run uses it instead of the measured choice
  *                                        (tests, benchmarks; vulkan_matmul_choice.c)
  *   FUSEGRAPH_VULKAN_DISABLE=1           create() fails at once (tests that want no Vulkan device)
@@ -162,10 +163,19 @@ static fg_status vulkan_create(const fg_backend_host *host, void **out_state, ch
         vulkan_destroy(vulkan);
         return FG_ERR_DEVICE;
     }
-    snprintf(reason, capacity, "Vulkan %u.%u, %s; f16/bf16 %s; cooperative matrices %s; skinny matmul %s (subgroups of %u%s)",
+    char workgroup[160] = "";
+    for (int c = 0; c < VULKAN_WORKGROUP_CONFIG_COUNT; c++)
+        if (vulkan->has_workgroup_config[c]) {
+            size_t used = strlen(workgroup);
+            snprintf(workgroup + used, sizeof workgroup - used, "%s%s", used ? ", " : "",
+                     vulkan_workgroup_configs[c].name + strlen("workgroup-"));
+        }
+    snprintf(reason, capacity, "Vulkan %u.%u, %s; f16/bf16 %s; cooperative matrices %s; workgroup cooperative matrices %s%s%s; "
+             "skinny matmul %s (subgroups of %u%s)",
              VK_API_VERSION_MAJOR(vulkan->properties.apiVersion), VK_API_VERSION_MINOR(vulkan->properties.apiVersion),
              vulkan->driver, vulkan->has_16bit_storage ? "yes" : "no (no 16-bit storage)",
-             vulkan->has_cooperative ? "yes (f16)" : "no", vulkan->has_subgroup_arithmetic ? "yes" : "no",
+             vulkan->has_cooperative ? "yes (f16)" : "no", vulkan->has_workgroup_cooperative ? "yes (f16: " : "no",
+             workgroup, vulkan->has_workgroup_cooperative ? ")" : "", vulkan->has_subgroup_arithmetic ? "yes" : "no",
              vulkan->subgroup_size, vulkan->has_subgroup_arithmetic ? "" : ", no subgroup arithmetic in compute");
     vulkan_log(vulkan, FG_LOG_INFO, "[vulkan] %s: %s", vulkan->name, reason);
     *out_state = vulkan;

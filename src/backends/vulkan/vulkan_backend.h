@@ -34,14 +34,15 @@
 #define VULKAN_STAGING_MAX (64u << 20)  /* the staging buffer's largest size; larger transfers are chunked */
 #define VULKAN_WAIT_NANOSECONDS (120ull * 1000000000ull) /* a fence not signalled by then: the device is hung */
 
-/* The embedded shaders: families x dtypes (index family * 3 + fg_dtype), then the cooperative one. */
+/* The embedded shaders: families x dtypes (index family * 3 + fg_dtype), then the two cooperative ones. */
 typedef enum vulkan_shader {
     VULKAN_SHADER_ADD = 0,
     VULKAN_SHADER_GELU = 3,
     VULKAN_SHADER_MATMUL = 6,
     VULKAN_SHADER_MATMUL_SKINNY = 9,
     VULKAN_SHADER_MATMUL_COOPERATIVE_F16 = 12,
-    VULKAN_SHADER_COUNT = 13
+    VULKAN_SHADER_MATMUL_WORKGROUP_F16 = 13, /* matmul_workgroup.comp: VK_NV_cooperative_matrix2 */
+    VULKAN_SHADER_COUNT = 14
 } vulkan_shader;
 
 /* Specialization constants per pipeline (constant_id 0 .. VULKAN_CONSTANTS - 1; a shader ignores ids it
@@ -71,10 +72,21 @@ typedef struct vulkan_tile_config {
 
 #define VULKAN_TILE_CONFIG_COUNT 3
 extern const vulkan_tile_config vulkan_tile_configs[VULKAN_TILE_CONFIG_COUNT];
+/* A tile of matmul_workgroup.comp: its specialization constants (the workgroup's block of out, the K
+ * step, the workgroup size, and how many accumulators of TILE_M x TILE_N / n_parts hold the block). */
+typedef struct vulkan_workgroup_config {
+    const char *name;
+    uint32_t tile_m, tile_n, tile_k, invocations, n_parts;
+} vulkan_workgroup_config;
+#define VULKAN_WORKGROUP_CONFIG_COUNT 3
+extern const vulkan_workgroup_config vulkan_workgroup_configs[VULKAN_WORKGROUP_CONFIG_COUNT];
 /* Tile choices: an index into vulkan_tile_configs (matmul.comp), or one of these shaders. */
 #define VULKAN_USE_COOPERATIVE VULKAN_TILE_CONFIG_COUNT   /* matmul_cooperative.comp (f16) */
 #define VULKAN_USE_SKINNY (VULKAN_TILE_CONFIG_COUNT + 1)  /* matmul_skinny.comp (M <= VULKAN_SKINNY_MAX_ROWS) */
-#define VULKAN_TILE_CHOICES (VULKAN_TILE_CONFIG_COUNT + 2)
+/* matmul_workgroup.comp (f16) in vulkan_workgroup_configs[choice - VULKAN_USE_WORKGROUP] */
+#define VULKAN_USE_WORKGROUP (VULKAN_TILE_CONFIG_COUNT + 2)
+#define VULKAN_TILE_CHOICES (VULKAN_USE_WORKGROUP + VULKAN_WORKGROUP_CONFIG_COUNT)
+#define VULKAN_IS_WORKGROUP(choice) ((choice) >= VULKAN_USE_WORKGROUP && (choice) < VULKAN_TILE_CHOICES)
 /* The block of out one workgroup of matmul_cooperative.comp computes (its TILE_M, TILE_N). */
 #define VULKAN_COOPERATIVE_TILE_M 128
 #define VULKAN_COOPERATIVE_TILE_N 256
@@ -124,6 +136,10 @@ typedef struct vulkan_backend {
     char driver[96];               /* driver name and version, for cache keys and `fusegraph info` */
     int has_16bit_storage;         /* f16 and bf16 storage (both widened to f32 in the shaders) */
     int has_cooperative;           /* the cooperative f16 shader can run here */
+    /* matmul_workgroup.comp can run here in vulkan_workgroup_configs[i] (VK_NV_cooperative_matrix2 with a
+     * workgroup-scope f16 configuration of that size) */
+    unsigned char has_workgroup_config[VULKAN_WORKGROUP_CONFIG_COUNT];
+    int has_workgroup_cooperative; /* in at least one of them */
     int has_subgroup_arithmetic;   /* subgroup arithmetic in compute shaders: the skinny shader can run here */
     int has_memory_budget;         /* VK_EXT_memory_budget */
     uint32_t subgroup_size;
@@ -146,7 +162,7 @@ typedef struct vulkan_backend {
     vulkan_pipeline_entry *pipelines;
     int pipeline_count, pipeline_capacity;
     /* per fg_dtype, vulkan_epilogue, fg_weight_layout and vulkan_shape_class: an index into
-     * vulkan_tile_configs, VULKAN_USE_COOPERATIVE or VULKAN_USE_SKINNY; -1 untuned */
+     * vulkan_tile_configs, VULKAN_USE_COOPERATIVE, VULKAN_USE_SKINNY or a VULKAN_USE_WORKGROUP choice; -1 untuned */
     int tile_choice[3][VULKAN_EPILOGUES][2][VULKAN_SHAPE_CLASSES];
     /* 1 where tile_choice holds a default because nothing could be measured: used by this process, never
      * saved (the cache holds measurements only), replaced by another process's measurement on save */

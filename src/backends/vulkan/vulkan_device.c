@@ -239,6 +239,53 @@ static int cooperative_configuration(vulkan_backend *vulkan)
     return found;
 }
 
+/* Which tiles of matmul_workgroup.comp the device can run. VK_NV_cooperative_matrix2 lists workgroup-scope
+ * configurations by workgroup size and M, N, K granularities: any matrix sizes that are multiples of them
+ * (up to max_dimension) work. A tile needs an f16 x f16 + f32 -> f32 configuration of its workgroup size
+ * whose granularities divide it. */
+static void workgroup_configurations(vulkan_backend *vulkan, uint32_t max_dimension, uint32_t max_workgroup)
+{
+    PFN_vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV get =
+        (PFN_vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV)vulkan->vk.vkGetInstanceProcAddr(
+            vulkan->instance, "vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV");
+    uint32_t count = 0;
+    if (!get || get(vulkan->physical_device, &count, NULL) != VK_SUCCESS || count == 0) return;
+    VkCooperativeMatrixFlexibleDimensionsPropertiesNV *list = calloc(count, sizeof *list);
+    if (!list) return;
+    for (uint32_t i = 0; i < count; i++) list[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_FLEXIBLE_DIMENSIONS_PROPERTIES_NV;
+    if (get(vulkan->physical_device, &count, list) == VK_SUCCESS) {
+        char listed[512] = "";
+        for (uint32_t i = 0; i < count; i++) {
+            const VkCooperativeMatrixFlexibleDimensionsPropertiesNV *p = &list[i];
+            if (p->scope != VK_SCOPE_WORKGROUP_KHR || p->AType != VK_COMPONENT_TYPE_FLOAT16_KHR ||
+                p->CType != VK_COMPONENT_TYPE_FLOAT32_KHR)
+                continue;
+            size_t used = strlen(listed);
+            snprintf(listed + used, sizeof listed - used, "%s%u invocations M %u N %u K %u", used ? "; " : "",
+                     p->workgroupInvocations, p->MGranularity, p->NGranularity, p->KGranularity);
+        }
+        vulkan_log(vulkan, FG_LOG_INFO, "[vulkan] %s: workgroup-scope f16 x f16 + f32 cooperative matrices (max dimension %u, "
+                   "max workgroup %u): %s", vulkan->name, max_dimension, max_workgroup, listed[0] ? listed : "none");
+        for (int c = 0; c < VULKAN_WORKGROUP_CONFIG_COUNT; c++) {
+            const vulkan_workgroup_config *config = &vulkan_workgroup_configs[c];
+            if (config->tile_m > max_dimension || config->tile_n > max_dimension || config->tile_k > max_dimension ||
+                config->invocations > max_workgroup)
+                continue;
+            for (uint32_t i = 0; i < count && !vulkan->has_workgroup_config[c]; i++) {
+                const VkCooperativeMatrixFlexibleDimensionsPropertiesNV *p = &list[i];
+                vulkan->has_workgroup_config[c] =
+                    p->scope == VK_SCOPE_WORKGROUP_KHR && p->workgroupInvocations == config->invocations &&
+                    p->AType == VK_COMPONENT_TYPE_FLOAT16_KHR && p->BType == VK_COMPONENT_TYPE_FLOAT16_KHR &&
+                    p->CType == VK_COMPONENT_TYPE_FLOAT32_KHR && p->ResultType == VK_COMPONENT_TYPE_FLOAT32_KHR &&
+                    p->MGranularity && p->NGranularity && p->KGranularity && config->tile_m % p->MGranularity == 0 &&
+                    config->tile_n % p->NGranularity == 0 && config->tile_k % p->KGranularity == 0;
+            }
+            vulkan->has_workgroup_cooperative |= vulkan->has_workgroup_config[c];
+        }
+    }
+    free(list);
+}
+
 /* Reads features and limits, then creates the device with what the shaders need. */
 static fg_status create_device(vulkan_backend *vulkan, char *reason, size_t capacity)
 {
@@ -249,13 +296,19 @@ static fg_status create_device(vulkan_backend *vulkan, char *reason, size_t capa
     if (vk->vkEnumerateDeviceExtensionProperties(vulkan->physical_device, NULL, &count, extensions) < 0) count = 0;
     int portability = has_extension(extensions, count, VK_KHR_PORTABILITY_SUBSET_EXTENSION_NAME);
     int cooperative_extension = has_extension(extensions, count, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
+    int workgroup_extension = cooperative_extension && has_extension(extensions, count, VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME);
     vulkan->has_memory_budget = has_extension(extensions, count, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
     free(extensions);
 
     /* Features: 16-bit storage (1.1 core); f16 arithmetic, memory model, cooperative matrices (for the
-     * cooperative shader only). */
+     * cooperative shaders only); workgroup-scope ones and maintenance4 (the workgroup size as a
+     * specialization constant, LocalSizeId) for matmul_workgroup.comp. */
+    VkPhysicalDeviceMaintenance4Features maintenance4 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_FEATURES};
+    VkPhysicalDeviceCooperativeMatrix2FeaturesNV workgroup = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_FEATURES_NV, .pNext = &maintenance4};
     VkPhysicalDeviceCooperativeMatrixFeaturesKHR cooperative = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR};
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
+        .pNext = workgroup_extension && vulkan->properties.apiVersion >= VK_API_VERSION_1_3 ? &workgroup : NULL};
     VkPhysicalDeviceVulkanMemoryModelFeatures memory_model = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES,
         .pNext = cooperative_extension ? &cooperative : NULL};
@@ -267,7 +320,10 @@ static fg_status create_device(vulkan_backend *vulkan, char *reason, size_t capa
     vk->vkGetPhysicalDeviceFeatures2(vulkan->physical_device, &features);
     vulkan->has_16bit_storage = storage16.storageBuffer16BitAccess == VK_TRUE;
 
-    VkPhysicalDeviceSubgroupProperties subgroup = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceCooperativeMatrix2PropertiesNV workgroup_properties = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_PROPERTIES_NV};
+    VkPhysicalDeviceSubgroupProperties subgroup = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
+                                                   .pNext = workgroup_extension ? &workgroup_properties : NULL};
     VkPhysicalDeviceMaintenance3Properties maintenance3 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES,
                                                            .pNext = &subgroup};
     VkPhysicalDeviceDriverProperties driver = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES,
@@ -288,16 +344,30 @@ static fg_status create_device(vulkan_backend *vulkan, char *reason, size_t capa
     else
         snprintf(vulkan->driver, sizeof vulkan->driver, "driver 0x%x", vulkan->properties.driverVersion);
 
-    vulkan->has_cooperative = VULKAN_HAVE_COOPERATIVE_SHADER && cooperative_extension && cooperative.cooperativeMatrix &&
-                              float16.shaderFloat16 && memory_model.vulkanMemoryModel && vulkan->has_16bit_storage &&
-                              vulkan->subgroup_size == 32 && vulkan->properties.apiVersion >= VK_API_VERSION_1_3 &&
+    int cooperative_basics = cooperative_extension && cooperative.cooperativeMatrix && float16.shaderFloat16 &&
+                             memory_model.vulkanMemoryModel && vulkan->has_16bit_storage &&
+                             vulkan->properties.apiVersion >= VK_API_VERSION_1_3 &&
+                             !vulkan_setting(vulkan, "FUSEGRAPH_VULKAN_NO_COOPERATIVE");
+    vulkan->has_cooperative = VULKAN_HAVE_COOPERATIVE_SHADER && cooperative_basics && vulkan->subgroup_size == 32 &&
                               vulkan->properties.limits.maxComputeSharedMemorySize >= 35328 && /* the shader's panels and scratch */
                               cooperative_configuration(vulkan);
-    if (vulkan_setting(vulkan, "FUSEGRAPH_VULKAN_NO_COOPERATIVE")) vulkan->has_cooperative = 0;
+    if (VULKAN_HAVE_WORKGROUP_SHADER && cooperative_basics && workgroup_extension && workgroup.cooperativeMatrixWorkgroupScope &&
+        workgroup.cooperativeMatrixFlexibleDimensions && workgroup.cooperativeMatrixPerElementOperations &&
+        workgroup.cooperativeMatrixTensorAddressing && maintenance4.maintenance4)
+        workgroup_configurations(vulkan, workgroup_properties.cooperativeMatrixFlexibleDimensionsMaxDimension,
+                                 workgroup_properties.cooperativeMatrixWorkgroupScopeMaxWorkgroupSize);
+    int any_cooperative = vulkan->has_cooperative || vulkan->has_workgroup_cooperative;
 
     /* Enable only what is used. */
+    VkPhysicalDeviceMaintenance4Features enable_maintenance4 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_FEATURES, .maintenance4 = VK_TRUE};
+    VkPhysicalDeviceCooperativeMatrix2FeaturesNV enable_workgroup = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_FEATURES_NV, .pNext = &enable_maintenance4,
+        .cooperativeMatrixWorkgroupScope = VK_TRUE, .cooperativeMatrixFlexibleDimensions = VK_TRUE,
+        .cooperativeMatrixPerElementOperations = VK_TRUE, .cooperativeMatrixTensorAddressing = VK_TRUE};
     VkPhysicalDeviceCooperativeMatrixFeaturesKHR enable_cooperative = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR, .cooperativeMatrix = VK_TRUE};
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
+        .pNext = vulkan->has_workgroup_cooperative ? &enable_workgroup : NULL, .cooperativeMatrix = VK_TRUE};
     VkPhysicalDeviceVulkanMemoryModelFeatures enable_memory_model = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES, .pNext = &enable_cooperative,
         .vulkanMemoryModel = VK_TRUE};
@@ -306,11 +376,12 @@ static fg_status create_device(vulkan_backend *vulkan, char *reason, size_t capa
         .shaderFloat16 = VK_TRUE};
     VkPhysicalDevice16BitStorageFeatures enable_storage16 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
-        .pNext = vulkan->has_cooperative ? &enable_float16 : NULL, .storageBuffer16BitAccess = VK_TRUE};
-    const char *enabled[2];
+        .pNext = any_cooperative ? &enable_float16 : NULL, .storageBuffer16BitAccess = VK_TRUE};
+    const char *enabled[3];
     uint32_t enabled_count = 0;
     if (portability) enabled[enabled_count++] = VK_KHR_PORTABILITY_SUBSET_EXTENSION_NAME;
-    if (vulkan->has_cooperative) enabled[enabled_count++] = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
+    if (any_cooperative) enabled[enabled_count++] = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
+    if (vulkan->has_workgroup_cooperative) enabled[enabled_count++] = VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME;
     float priority = 1.0f;
     VkDeviceQueueCreateInfo queue = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = vulkan->queue_family,
                                      .queueCount = 1, .pQueuePriorities = &priority};

@@ -86,7 +86,9 @@ static vulkan_shader matmul_dispatch(vulkan_backend *vulkan, const fg_node_desc 
     uint32_t gelu = node->op == FG_OP_FUSED_MATMUL_ADD_GELU ? (uint32_t)node->gelu_form + 1 : 0;
     if (tile < 0) tile = vulkan_tile_for_node(vulkan, node);
     if ((tile == VULKAN_USE_COOPERATIVE && !vulkan_cooperative_applies(vulkan, node)) ||
-        (tile == VULKAN_USE_SKINNY && !vulkan_skinny_applies(vulkan, node)))
+        (tile == VULKAN_USE_SKINNY && !vulkan_skinny_applies(vulkan, node)) ||
+        (VULKAN_IS_WORKGROUP(tile) &&
+         !vulkan_choice_possible(vulkan, tile, node->dtype, node->weight_layout, vulkan_node_shape_class(node))))
         tile = 0;
     push[0] = (uint32_t)node->m;
     push[1] = (uint32_t)node->k;
@@ -99,6 +101,14 @@ static vulkan_shader matmul_dispatch(vulkan_backend *vulkan, const fg_node_desc 
         groups[0] = (uint32_t)((node->n + VULKAN_COOPERATIVE_TILE_N - 1) / VULKAN_COOPERATIVE_TILE_N);
         groups[1] = (uint32_t)((node->m + VULKAN_COOPERATIVE_TILE_M - 1) / VULKAN_COOPERATIVE_TILE_M);
         return VULKAN_SHADER_MATMUL_COOPERATIVE_F16;
+    }
+    if (VULKAN_IS_WORKGROUP(tile)) {
+        const vulkan_workgroup_config *c = &vulkan_workgroup_configs[tile - VULKAN_USE_WORKGROUP];
+        uint32_t values[8] = {has_bias, gelu, n_k, c->tile_m, c->tile_n, c->tile_k, c->invocations, c->n_parts};
+        memcpy(constants, values, sizeof values);
+        groups[0] = (uint32_t)((node->n + c->tile_n - 1) / c->tile_n);
+        groups[1] = (uint32_t)((node->m + c->tile_m - 1) / c->tile_m);
+        return VULKAN_SHADER_MATMUL_WORKGROUP_F16;
     }
     if (tile == VULKAN_USE_SKINNY) {
         uint32_t rows = 1, columns = 0, workgroup = 0;
@@ -202,6 +212,12 @@ void vulkan_implementation_name(vulkan_backend *vulkan, const fg_node_desc *node
     int tile = vulkan_tile_for_node(vulkan, node);
     if (tile == VULKAN_USE_COOPERATIVE) {
         snprintf(name, capacity, "matmul cooperative f16 16x16x16, %dx%d tiles%s", VULKAN_COOPERATIVE_TILE_M, VULKAN_COOPERATIVE_TILE_N, epilogue);
+        return;
+    }
+    if (VULKAN_IS_WORKGROUP(tile)) {
+        const vulkan_workgroup_config *c = &vulkan_workgroup_configs[tile - VULKAN_USE_WORKGROUP];
+        snprintf(name, capacity, "matmul workgroup cooperative f16, %ux%ux%u tiles, %u invocations%s", c->tile_m, c->tile_n,
+                 c->tile_k, c->invocations, epilogue);
         return;
     }
     /* The layout only where it changes the algorithm: the skinny shader's two are different kernels. */

@@ -3,8 +3,10 @@
  *
  * The candidates: the tiled shader (matmul.comp) in each tile configuration that fits the device; the
  * cooperative-matrix shader (matmul_cooperative.comp: f16, where the device has cooperative matrices and,
- * for b as [N,K], 38 KiB of shared memory); the skinny shader (matmul_skinny.comp: M <= 16, where compute
- * shaders have subgroup arithmetic). Which is fastest depends on the device (register file, shared memory,
+ * for b as [N,K], 38 KiB of shared memory); the workgroup-scope cooperative shader (matmul_workgroup.comp:
+ * f16, where the device has VK_NV_cooperative_matrix2, in each of vulkan_workgroup_configs that the device
+ * lists); the skinny shader (matmul_skinny.comp: M <= 16, where compute shaders have subgroup
+ * arithmetic). Which is fastest depends on the device (register file, shared memory,
  * core count; a CPU running lavapipe likes small tiles), so none is assumed: a choice is measured for each
  * (dtype, epilogue, weight layout, shape class) on first use. Every candidate that applies multiplies
  * matrices of the class's shape with that epilogue and layout, the best of 3 timed runs after a warm-up,
@@ -25,14 +27,24 @@
  * measurement. A node whose output gives the device too few workgroups for the chosen tile steps down to
  * smaller tiles (vulkan_tile_for_node).
  *
- * FUSEGRAPH_VULKAN_TILE=32x32|64x64|128x128|cooperative|skinny makes every matmul use one choice instead
- * (tests run each; benchmarks compare them); a node the forced shader cannot run (cooperative: not f16;
- * skinny: M > 16) gets the measured choice.
+ * FUSEGRAPH_VULKAN_TILE=32x32|64x64|128x128|cooperative|skinny|workgroup-128x128|workgroup-128x256|
+ * workgroup-128x256x64q makes every matmul use one choice instead (tests run each; benchmarks compare
+ * them); a node the forced shader cannot run (cooperative, workgroup: not f16; skinny: M > 16) gets the
+ * measured choice.
  */
 #include "vulkan_backend.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* matmul_workgroup.comp's tiles: the workgroup's block of out, K step, workgroup size and accumulator parts.
+ * The three fastest of eleven measured on the H100 (f16 4096^3, NVIDIA 580 driver; all of them slower there
+ * than matmul_cooperative.comp, see that shader); 128x128 is also the step down for small outputs. */
+const vulkan_workgroup_config vulkan_workgroup_configs[VULKAN_WORKGROUP_CONFIG_COUNT] = {
+    {"workgroup-128x128", 128, 128, 32, 256, 1},
+    {"workgroup-128x256", 128, 256, 32, 256, 1},
+    {"workgroup-128x256x64q", 128, 256, 64, 256, 4},
+};
 
 const vulkan_tile_config vulkan_tile_configs[VULKAN_TILE_CONFIG_COUNT] = {
     /* name, tile m, n, k, per-invocation m, n: 64, 256 and 256 invocations */
@@ -59,6 +71,7 @@ static const char *choice_name(int choice)
 {
     if (choice == VULKAN_USE_COOPERATIVE) return "cooperative";
     if (choice == VULKAN_USE_SKINNY) return "skinny";
+    if (VULKAN_IS_WORKGROUP(choice)) return vulkan_workgroup_configs[choice - VULKAN_USE_WORKGROUP].name;
     return vulkan_tile_configs[choice].name;
 }
 
@@ -73,6 +86,8 @@ int vulkan_forced_tile(const vulkan_backend *vulkan)
                        "shaders, so the measured choice runs every matmul", vulkan->name);
         return VULKAN_USE_SKINNY;
     }
+    for (int config = 0; config < VULKAN_WORKGROUP_CONFIG_COUNT; config++)
+        if (strcmp(name, vulkan_workgroup_configs[config].name) == 0) return VULKAN_USE_WORKGROUP + config;
     for (int config = 0; config < VULKAN_TILE_CONFIG_COUNT; config++)
         if (strcmp(name, vulkan_tile_configs[config].name) == 0) {
             if (config_fits(vulkan, config, FG_WEIGHT_K_N)) return config;
@@ -80,7 +95,8 @@ int vulkan_forced_tile(const vulkan_backend *vulkan)
             return -1;
         }
     vulkan_log(vulkan, FG_LOG_WARN,
-               "[vulkan] FUSEGRAPH_VULKAN_TILE=%s is none of 32x32, 64x64, 128x128, cooperative, skinny: ignored", name);
+               "[vulkan] FUSEGRAPH_VULKAN_TILE=%s is none of 32x32, 64x64, 128x128, cooperative, skinny, workgroup-128x128, "
+               "workgroup-128x256, workgroup-128x256x64q: ignored", name);
     return -1;
 }
 
@@ -105,6 +121,7 @@ int vulkan_choice_possible(const vulkan_backend *vulkan, int choice, fg_dtype dt
                (layout == FG_WEIGHT_K_N ||
                 vulkan->properties.limits.maxComputeSharedMemorySize >= VULKAN_COOPERATIVE_SHARED_BYTES_N_K);
     if (choice == VULKAN_USE_SKINNY) return vulkan->has_subgroup_arithmetic && shape_class != VULKAN_SHAPE_GENERAL;
+    if (VULKAN_IS_WORKGROUP(choice)) return dtype == FG_F16 && vulkan->has_workgroup_config[choice - VULKAN_USE_WORKGROUP];
     return choice >= 0 && choice < VULKAN_TILE_CONFIG_COUNT && config_fits(vulkan, choice, layout);
 }
 
@@ -163,7 +180,7 @@ int vulkan_tuned_tile(vulkan_backend *vulkan, fg_dtype dtype, vulkan_epilogue ep
     }
     int best = -1;
     double best_seconds = 0, flops = 2.0 * (double)node.m * (double)node.k * (double)node.n;
-    char report[320] = "";
+    char report[512] = "";
     for (int candidate = 0; candidate < VULKAN_TILE_CHOICES; candidate++) {
         if (!vulkan_choice_possible(vulkan, candidate, dtype, layout, shape_class)) continue;
         if (candidate == VULKAN_USE_SKINNY && !vulkan_skinny_applies(vulkan, &node)) continue;
@@ -202,6 +219,12 @@ int vulkan_tile_for_node(vulkan_backend *vulkan, const fg_node_desc *node)
     if (tile == VULKAN_USE_SKINNY && !vulkan_skinny_applies(vulkan, node))
         tile = vulkan_tuned_tile(vulkan, node->dtype, epilogue, node->weight_layout, VULKAN_SHAPE_GENERAL);
     if (tile == VULKAN_USE_COOPERATIVE || tile == VULKAN_USE_SKINNY) return tile;
+    if (VULKAN_IS_WORKGROUP(tile)) {
+        /* As for the tiled shader below: too few workgroups for the device, the smallest tile (128x128) */
+        const vulkan_workgroup_config *c = &vulkan_workgroup_configs[tile - VULKAN_USE_WORKGROUP];
+        int64_t groups = ((node->m + c->tile_m - 1) / c->tile_m) * ((node->n + c->tile_n - 1) / c->tile_n);
+        return groups < 128 && vulkan->has_workgroup_config[0] ? VULKAN_USE_WORKGROUP : tile;
+    }
     /* Too few workgroups leave most of the device idle: a GPU wants at least a few per core; lavapipe's
      * threads want a handful. Smaller tiles make more of them. */
     int64_t wanted = vulkan->properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 8 : 128;

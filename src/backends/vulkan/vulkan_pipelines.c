@@ -2,7 +2,7 @@
  * vulkan_pipelines.c — shader modules, and compute pipelines by specialization constants.
  *
  * Every embedded SPIR-V module becomes a VkShaderModule at create (16-bit ones only where the device has
- * 16-bit storage, the cooperative one only where it has cooperative matrices, the skinny ones only where
+ * 16-bit storage, the cooperative ones only where it has (workgroup-scope) cooperative matrices, the skinny ones only where
  * compute shaders have subgroup arithmetic). Pipelines are created on first use for each (module,
  * specialization constants) pair and kept until destroy; the constants carry the matmul tile sizes, the
  * weight layout, the epilogue (bias, GELU form) and the elementwise GELU form, so the driver compiles
@@ -38,6 +38,9 @@ static const uint32_t *spirv_words(vulkan_shader shader, size_t *out_bytes)
 #if VULKAN_HAVE_COOPERATIVE_SHADER
     case VULKAN_SHADER_MATMUL_COOPERATIVE_F16: return SPIRV(matmul_cooperative_f16);
 #endif
+#if VULKAN_HAVE_WORKGROUP_SHADER
+    case VULKAN_SHADER_MATMUL_WORKGROUP_F16: return SPIRV(matmul_workgroup_f16);
+#endif
     default: *out_bytes = 0; return NULL;
     }
 #undef SPIRV
@@ -58,6 +61,7 @@ fg_status vulkan_pipelines_create(vulkan_backend *vulkan)
         int skinny = shader >= VULKAN_SHADER_MATMUL_SKINNY && shader < VULKAN_SHADER_MATMUL_SKINNY + 3;
         if ((sixteen_bit && !vulkan->has_16bit_storage) ||
             (shader == VULKAN_SHADER_MATMUL_COOPERATIVE_F16 && !vulkan->has_cooperative) ||
+            (shader == VULKAN_SHADER_MATMUL_WORKGROUP_F16 && !vulkan->has_workgroup_cooperative) ||
             (skinny && !vulkan->has_subgroup_arithmetic))
             continue;
         size_t bytes = 0;

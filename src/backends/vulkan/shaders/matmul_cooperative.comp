@@ -30,7 +30,8 @@
 // one run: 128 x 256 K 16 two sets 149, 256 x 128 K 16 two sets 146, 128 x 256 K 32 one set (this file)
 // 192, 256 x 128 K 32 one set 183; cuBLAS 731. The gap is the instruction set: cuBLAS on Hopper issues
 // wgmma (warpgroup-wide, operands straight from shared memory), which VK_KHR_cooperative_matrix's
-// subgroup-scope multiply does not reach.
+// subgroup-scope multiply does not reach. Nor, on this driver, does the workgroup-scope multiply of
+// VK_NV_cooperative_matrix2 (matmul_workgroup.comp: 67 TFLOP/s at best, a third of this shader).
 //
 // b as [N,K] (WEIGHT_N_K): its panel is stored n-major, TILE_N rows of STEP_K halves padded like the A
 // panel's (same 80-byte pitch), filled by 16-byte loads along K exactly as A's, and each B fragment is
