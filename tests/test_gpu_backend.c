@@ -217,9 +217,9 @@ static void check_all_ops(variant *variants, int variant_count)
                                                /* skinny kernels' element-by-element paths with K past several
                                                 * splits: M <= 4 and M 5..16 (both warp per rows of W) */
                                                {4, 4097, 65}, {9, 1001, 300},
-                                               /* whole 256 x 256 tiles with K a multiple of 32 beside edge tiles
+                                               /* whole 128 x 256 tiles with K a multiple of 32 beside edge tiles
                                                 * (the workgroup cooperative shader's two paths) */
-                                               {520, 256, 1030}};
+                                               {260, 64, 520}};
     const fg_dtype dtypes[] = {FG_F32, FG_F16, FG_BF16};
     /* FUSEGRAPH_TEST_QUICK (for compute-sanitizer runs, 10-100x slower): the smaller half of the sizes. */
     int quick = getenv("FUSEGRAPH_TEST_QUICK") != NULL;

@@ -12,7 +12,7 @@
  *    25M vectors, ~24k blocks of 256 threads, i.e. ~23 waves of 132 SMs x 8 blocks). A grid-stride
  *    loop covers sizes beyond the grid cap.
  * Vector accesses need every pointer 16-byte aligned; when one is not (a tensor view into the middle
- * of a buffer), or for bias_add when a row is not a whole number of vectors, the same kernels run with
+ * of a buffer), or for a bias add when a row is not a whole number of vectors, the same kernels run with
  * a vector width of one element (still coalesced, just more instructions). Elements past the last
  * whole vector (n not a multiple of the width) are done one per thread by block 0.
  * Plain (coherent) loads, not ld.global.nc: gelu_forward(out, out, ...) runs in place, and add may too.
@@ -108,7 +108,7 @@ struct GeluTanh {
     __device__ __forceinline__ float operator()(float x) const { return gelu_tanh(x); }
 };
 
-/* The loop shared by the three kernels. Thread t of block b handles the packs
+/* The loop shared by the kernels. Thread t of block b handles the packs
  *   (b * UNROLL + u) * blockDim + t,  u = 0..UNROLL-1
  * (a warp's UNROLL accesses are each 32 consecutive packs), then strides by the whole grid.
  * `body(pack_index, u, phase)` is called with phase 0 to load pack u and phase 1 to compute and store
@@ -134,16 +134,19 @@ template <typename Body> __device__ __forceinline__ void for_each_pack(int64_t p
 #define FOR_EACH_TAIL_ELEMENT(n, packs, WIDTH, index) \
     for (int64_t index = (packs) * (WIDTH) + threadIdx.x; blockIdx.x == 0 && index < (n); index += blockDim.x)
 
-/* out = a + b, n elements, of which the first `packs` * WIDTH as packs. */
-template <typename T, bool VECTOR>
+/* out = a + b, n elements, of which the first `packs` * WIDTH as packs. With BROADCAST, b is one row of
+ * `period` elements added to every row of a (a bias): a pack of b starts at (i * WIDTH) % period, which
+ * is a whole pack because the launcher takes the vector path only when period is a multiple of WIDTH.
+ * That row stays in L1/L2; only a and out travel to and from HBM. Without BROADCAST no division at all. */
+template <typename T, bool VECTOR, bool BROADCAST>
 __global__ void __launch_bounds__(ELEMENTWISE_THREADS, ELEMENTWISE_MIN_BLOCKS)
-    add_kernel(T *out, const T *a, const T *b, int64_t n, int64_t packs) {
+    add_kernel(T *out, const T *a, const T *b, int64_t n, int64_t packs, int64_t period) {
     using P = Pack<T, VECTOR>;
     P pa[ELEMENTWISE_UNROLL], pb[ELEMENTWISE_UNROLL];
     for_each_pack(packs, [&](int64_t i, int u, int phase) {
         if (phase == 0) {
             pa[u].load(a + i * P::WIDTH);
-            pb[u].load(b + i * P::WIDTH);
+            pb[u].load(b + (BROADCAST ? (i * P::WIDTH) % period : i * P::WIDTH));
         } else {
             float fa[P::WIDTH], fb[P::WIDTH];
             pa[u].to_floats(fa);
@@ -154,31 +157,8 @@ __global__ void __launch_bounds__(ELEMENTWISE_THREADS, ELEMENTWISE_MIN_BLOCKS)
             pa[u].store(out + i * P::WIDTH);
         }
     });
-    FOR_EACH_TAIL_ELEMENT(n, packs, P::WIDTH, i) out[i] = from_float<T>(to_float(a[i]) + to_float(b[i]));
-}
-
-/* out[r, c] = a[r, c] + bias[c]. `columns` is a multiple of WIDTH, so a pack never straddles two rows
- * and its bias is the pack of bias starting at column (i * WIDTH) % columns. The bias (one row, reused
- * by every row) stays in L1/L2; only a and out travel to and from HBM. */
-template <typename T, bool VECTOR>
-__global__ void __launch_bounds__(ELEMENTWISE_THREADS, ELEMENTWISE_MIN_BLOCKS)
-    bias_add_kernel(T *out, const T *a, const T *bias, int64_t columns, int64_t packs) {
-    using P = Pack<T, VECTOR>;
-    P pa[ELEMENTWISE_UNROLL], pbias[ELEMENTWISE_UNROLL];
-    for_each_pack(packs, [&](int64_t i, int u, int phase) {
-        if (phase == 0) {
-            pa[u].load(a + i * P::WIDTH);
-            pbias[u].load(bias + (i * P::WIDTH) % columns);
-        } else {
-            float fa[P::WIDTH], fbias[P::WIDTH];
-            pa[u].to_floats(fa);
-            pbias[u].to_floats(fbias);
-#pragma unroll
-            for (int e = 0; e < P::WIDTH; e++) fa[e] += fbias[e];
-            pa[u].from_floats(fa);
-            pa[u].store(out + i * P::WIDTH);
-        }
-    });
+    FOR_EACH_TAIL_ELEMENT(n, packs, P::WIDTH, i)
+        out[i] = from_float<T>(to_float(a[i]) + to_float(b[BROADCAST ? i % period : i]));
 }
 
 /* out = gelu(x) with Gelu = GeluExact or GeluTanh; out may be x. */
@@ -216,26 +196,15 @@ static unsigned grid_for(int64_t packs) {
     return (unsigned)blocks;
 }
 
-template <typename T> static void launch_add(void *out, const void *a, const void *b, int64_t n, cudaStream_t stream) {
-    const int64_t width = 16 / sizeof(T);
-    if (aligned16(out) && aligned16(a) && aligned16(b))
-        add_kernel<T, true><<<grid_for(n / width), ELEMENTWISE_THREADS, 0, stream>>>((T *)out, (const T *)a,
-                                                                                      (const T *)b, n, n / width);
-    else
-        add_kernel<T, false><<<grid_for(n), ELEMENTWISE_THREADS, 0, stream>>>((T *)out, (const T *)a, (const T *)b, n,
-                                                                               n);
-}
-
+/* a + b, or with period > 0 a + one row of `period` elements of b broadcast over the rows of a. */
 template <typename T>
-static void launch_bias_add(void *out, const void *a, const void *bias, int64_t rows, int64_t columns,
-                            cudaStream_t stream) {
-    const int64_t width = 16 / sizeof(T), n = rows * columns;
-    if (columns % width == 0 && aligned16(out) && aligned16(a) && aligned16(bias))
-        bias_add_kernel<T, true><<<grid_for(n / width), ELEMENTWISE_THREADS, 0, stream>>>(
-            (T *)out, (const T *)a, (const T *)bias, columns, n / width);
-    else
-        bias_add_kernel<T, false><<<grid_for(n), ELEMENTWISE_THREADS, 0, stream>>>((T *)out, (const T *)a,
-                                                                                    (const T *)bias, columns, n);
+static void launch_add(void *out, const void *a, const void *b, int64_t n, int64_t period, cudaStream_t stream) {
+    const int64_t width = 16 / sizeof(T);
+    const bool vector = aligned16(out) && aligned16(a) && aligned16(b) && period % width == 0;
+    const int64_t packs = vector ? n / width : n;
+    auto kernel = period > 0 ? (vector ? add_kernel<T, true, true> : add_kernel<T, false, true>)
+                             : (vector ? add_kernel<T, true, false> : add_kernel<T, false, false>);
+    kernel<<<grid_for(packs), ELEMENTWISE_THREADS, 0, stream>>>((T *)out, (const T *)a, (const T *)b, n, packs, period);
 }
 
 template <typename T, typename Gelu>
@@ -252,9 +221,9 @@ extern "C" cudaError_t add_forward(void *out, const void *a, const void *b, int6
                                    cudaStream_t stream) {
     if (n < 1 || !out || !a || !b) return cudaErrorInvalidValue;
     switch (dtype) {
-    case CUDA_DTYPE_F32: launch_add<float>(out, a, b, n, stream); break;
-    case CUDA_DTYPE_F16: launch_add<__half>(out, a, b, n, stream); break;
-    case CUDA_DTYPE_BF16: launch_add<__nv_bfloat16>(out, a, b, n, stream); break;
+    case CUDA_DTYPE_F32: launch_add<float>(out, a, b, n, 0, stream); break;
+    case CUDA_DTYPE_F16: launch_add<__half>(out, a, b, n, 0, stream); break;
+    case CUDA_DTYPE_BF16: launch_add<__nv_bfloat16>(out, a, b, n, 0, stream); break;
     default: return cudaErrorInvalidValue;
     }
     return cudaGetLastError();
@@ -264,9 +233,9 @@ extern "C" cudaError_t bias_add_forward(void *out, const void *a, const void *bi
                                         int dtype, cudaStream_t stream) {
     if (rows < 1 || columns < 1 || rows > INT64_MAX / columns || !out || !a || !bias) return cudaErrorInvalidValue;
     switch (dtype) {
-    case CUDA_DTYPE_F32: launch_bias_add<float>(out, a, bias, rows, columns, stream); break;
-    case CUDA_DTYPE_F16: launch_bias_add<__half>(out, a, bias, rows, columns, stream); break;
-    case CUDA_DTYPE_BF16: launch_bias_add<__nv_bfloat16>(out, a, bias, rows, columns, stream); break;
+    case CUDA_DTYPE_F32: launch_add<float>(out, a, bias, rows * columns, columns, stream); break;
+    case CUDA_DTYPE_F16: launch_add<__half>(out, a, bias, rows * columns, columns, stream); break;
+    case CUDA_DTYPE_BF16: launch_add<__nv_bfloat16>(out, a, bias, rows * columns, columns, stream); break;
     default: return cudaErrorInvalidValue;
     }
     return cudaGetLastError();
