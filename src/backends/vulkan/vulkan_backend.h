@@ -132,6 +132,7 @@ typedef struct vulkan_backend {
     VkQueue queue;
     uint32_t queue_family;
     VkPhysicalDeviceProperties properties;
+    uint32_t api_version;          /* the version in use: the lower of the instance's and the device's */
     char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
     char driver[96];               /* driver name and version, for cache keys and `fusegraph info` */
     int has_16bit_storage;         /* f16 and bf16 storage (both widened to f32 in the shaders) */

@@ -121,6 +121,13 @@ static void read_text(const char *path, char *text, size_t capacity)
     text[length] = 0;
 }
 
+/* The cache file's name: a device whose cooperative shaders are switched off (FUSEGRAPH_VULKAN_NO_COOPERATIVE)
+ * measures different candidates, so it keeps its own file. */
+static const char *cache_name(const vulkan_backend *vulkan)
+{
+    return vulkan->has_cooperative || vulkan->has_workgroup_cooperative ? "costs-cooperative" : "costs";
+}
+
 /* Parses the tile choices at the start of text into choices; returns what follows them, or NULL when they
  * are missing or name a choice this device cannot make (another device's file, cooperative matrices
  * switched off). */
@@ -165,7 +172,7 @@ void vulkan_costs_save(vulkan_backend *vulkan)
 {
     const fg_cost_figures *f = &vulkan->figures;
     char path[1024], temporary[1100];
-    vulkan_cache_path(vulkan, vulkan->has_cooperative ? "costs-cooperative" : "costs", path, sizeof path);
+    vulkan_cache_path(vulkan, cache_name(vulkan), path, sizeof path);
     if (!path[0] || vulkan->lost || f->matmul_flops_per_second[FG_F32] <= 0 || f->memory_bytes_per_second <= 0) return;
     /* Choices another process (or another context of this one) measured since this one read the file are
      * kept where this one has measured nothing: they are measurements of the same device and shaders, and
@@ -197,7 +204,7 @@ void vulkan_costs_measure(vulkan_backend *vulkan)
 {
     fg_cost_figures *f = &vulkan->figures;
     char path[1024];
-    vulkan_cache_path(vulkan, vulkan->has_cooperative ? "costs-cooperative" : "costs", path, sizeof path);
+    vulkan_cache_path(vulkan, cache_name(vulkan), path, sizeof path);
     if (read_cache(vulkan, path)) {
         vulkan_log(vulkan, FG_LOG_DEBUG, "[vulkan] cost figures and tile choices read from %s", path);
         return;

@@ -128,6 +128,7 @@ static fg_status create_instance(vulkan_backend *vulkan, char *reason, size_t ca
     VkApplicationInfo application = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO, .pApplicationName = "fusegraph",
                                      .pEngineName = "fusegraph",
                                      .apiVersion = version >= VK_API_VERSION_1_3 ? VK_API_VERSION_1_3 : VK_API_VERSION_1_1};
+    vulkan->api_version = application.apiVersion; /* a device's newer core structures are off limits beyond it */
     /* Portability enumeration is asked for first and dropped when the loader lacks it (loaders before
      * 1.3.216), rather than listing the loader's extensions first: listing them loads and unloads every
      * driver once more. */
@@ -213,6 +214,7 @@ static fg_status choose_device(vulkan_backend *vulkan, char *reason, size_t capa
     vulkan->physical_device = devices[best];
     vulkan->queue_family = (uint32_t)compute_family(vulkan, devices[best]);
     vk->vkGetPhysicalDeviceProperties(devices[best], &vulkan->properties);
+    if (vulkan->properties.apiVersion < vulkan->api_version) vulkan->api_version = vulkan->properties.apiVersion;
     return FG_OK;
 }
 
@@ -242,7 +244,7 @@ static int cooperative_configuration(vulkan_backend *vulkan)
 /* Which tiles of matmul_workgroup.comp the device can run. VK_NV_cooperative_matrix2 lists workgroup-scope
  * configurations by workgroup size and M, N, K granularities: any matrix sizes that are multiples of them
  * (up to max_dimension) work. A tile needs an f16 x f16 + f32 -> f32 configuration of its workgroup size
- * whose granularities divide it. */
+ * whose granularities divide its matrices (TILE_M x TILE_K, TILE_K x TILE_N / n_parts). */
 static void workgroup_configurations(vulkan_backend *vulkan, uint32_t max_dimension, uint32_t max_workgroup)
 {
     PFN_vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV get =
@@ -268,7 +270,8 @@ static void workgroup_configurations(vulkan_backend *vulkan, uint32_t max_dimens
                    "max workgroup %u): %s", vulkan->name, max_dimension, max_workgroup, listed[0] ? listed : "none");
         for (int c = 0; c < VULKAN_WORKGROUP_CONFIG_COUNT; c++) {
             const vulkan_workgroup_config *config = &vulkan_workgroup_configs[c];
-            if (config->tile_m > max_dimension || config->tile_n > max_dimension || config->tile_k > max_dimension ||
+            const uint32_t part_n = config->tile_n / config->n_parts; /* the B and accumulator matrices' width */
+            if (config->tile_m > max_dimension || part_n > max_dimension || config->tile_k > max_dimension ||
                 config->invocations > max_workgroup)
                 continue;
             for (uint32_t i = 0; i < count && !vulkan->has_workgroup_config[c]; i++) {
@@ -278,7 +281,7 @@ static void workgroup_configurations(vulkan_backend *vulkan, uint32_t max_dimens
                     p->AType == VK_COMPONENT_TYPE_FLOAT16_KHR && p->BType == VK_COMPONENT_TYPE_FLOAT16_KHR &&
                     p->CType == VK_COMPONENT_TYPE_FLOAT32_KHR && p->ResultType == VK_COMPONENT_TYPE_FLOAT32_KHR &&
                     p->MGranularity && p->NGranularity && p->KGranularity && config->tile_m % p->MGranularity == 0 &&
-                    config->tile_n % p->NGranularity == 0 && config->tile_k % p->KGranularity == 0;
+                    part_n % p->NGranularity == 0 && config->tile_k % p->KGranularity == 0;
             }
             vulkan->has_workgroup_cooperative |= vulkan->has_workgroup_config[c];
         }
@@ -308,14 +311,14 @@ static fg_status create_device(vulkan_backend *vulkan, char *reason, size_t capa
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_FEATURES_NV, .pNext = &maintenance4};
     VkPhysicalDeviceCooperativeMatrixFeaturesKHR cooperative = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
-        .pNext = workgroup_extension && vulkan->properties.apiVersion >= VK_API_VERSION_1_3 ? &workgroup : NULL};
+        .pNext = workgroup_extension && vulkan->api_version >= VK_API_VERSION_1_3 ? &workgroup : NULL};
     VkPhysicalDeviceVulkanMemoryModelFeatures memory_model = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES,
         .pNext = cooperative_extension ? &cooperative : NULL};
     VkPhysicalDeviceShaderFloat16Int8Features float16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
                                                          .pNext = &memory_model};
     VkPhysicalDevice16BitStorageFeatures storage16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
-                                                      .pNext = vulkan->properties.apiVersion >= VK_API_VERSION_1_2 ? &float16 : NULL};
+                                                      .pNext = vulkan->api_version >= VK_API_VERSION_1_2 ? &float16 : NULL};
     VkPhysicalDeviceFeatures2 features = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &storage16};
     vk->vkGetPhysicalDeviceFeatures2(vulkan->physical_device, &features);
     vulkan->has_16bit_storage = storage16.storageBuffer16BitAccess == VK_TRUE;
@@ -329,7 +332,7 @@ static fg_status create_device(vulkan_backend *vulkan, char *reason, size_t capa
     VkPhysicalDeviceDriverProperties driver = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES,
                                                .pNext = &maintenance3};
     VkPhysicalDeviceProperties2 properties = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
-                                              .pNext = vulkan->properties.apiVersion >= VK_API_VERSION_1_2 ? (void *)&driver
+                                              .pNext = vulkan->api_version >= VK_API_VERSION_1_2 ? (void *)&driver
                                                                                                           : (void *)&maintenance3};
     vk->vkGetPhysicalDeviceProperties2(vulkan->physical_device, &properties);
     vulkan->subgroup_size = subgroup.subgroupSize;
@@ -346,7 +349,7 @@ static fg_status create_device(vulkan_backend *vulkan, char *reason, size_t capa
 
     int cooperative_basics = cooperative_extension && cooperative.cooperativeMatrix && float16.shaderFloat16 &&
                              memory_model.vulkanMemoryModel && vulkan->has_16bit_storage &&
-                             vulkan->properties.apiVersion >= VK_API_VERSION_1_3 &&
+                             vulkan->api_version >= VK_API_VERSION_1_3 &&
                              !vulkan_setting(vulkan, "FUSEGRAPH_VULKAN_NO_COOPERATIVE");
     vulkan->has_cooperative = VULKAN_HAVE_COOPERATIVE_SHADER && cooperative_basics && vulkan->subgroup_size == 32 &&
                               vulkan->properties.limits.maxComputeSharedMemorySize >= 35328 && /* the shader's panels and scratch */
