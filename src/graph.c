@@ -120,8 +120,9 @@ static fg_status check_value(const fg_graph *graph, const char *op, const char *
     return FG_OK;
 }
 
-int fg_graph_append_node(fg_graph *graph, fg_op op, fg_gelu_form form, int input_count, const fg_value *inputs,
-                         fg_value output)
+/* Appends a node; its index, or -1 on allocation failure. */
+static int append_node(fg_graph *graph, fg_op op, fg_gelu_form form, fg_weight_layout layout, int input_count,
+                       const fg_value *inputs, fg_value output)
 {
     if (!grow((void **)&graph->nodes, &graph->node_capacity, graph->node_count + 1, sizeof(fg_node_record)))
         return -1;
@@ -129,21 +130,22 @@ int fg_graph_append_node(fg_graph *graph, fg_op op, fg_gelu_form form, int input
     memset(node, 0, sizeof *node);
     node->op = op;
     node->gelu_form = form;
+    node->weight_layout = layout;
     node->input_count = input_count;
     for (int i = 0; i < input_count; i++) node->inputs[i] = inputs[i];
     node->output = output;
     return graph->node_count++;
 }
 
-/* Adds the output value and the node that produces it. */
-static fg_status add_node(fg_graph *graph, fg_op op, fg_gelu_form form, int input_count, const fg_value *inputs,
-                          fg_shape output_shape, fg_value *out_value)
+/* Adds the output value and the node that produces it (layout: of the weight, for matmul-like ops). */
+static fg_status add_node(fg_graph *graph, fg_op op, fg_gelu_form form, fg_weight_layout layout, int input_count,
+                          const fg_value *inputs, fg_shape output_shape, fg_value *out_value)
 {
     fg_value output = -1;
     fg_status status = add_value(graph, fg_op_name(op), FG_VALUE_NODE, NULL,
                                  graph->values[inputs[0]].dtype, output_shape, &output);
     if (status != FG_OK) return status;
-    int node = fg_graph_append_node(graph, op, form, input_count, inputs, output);
+    int node = append_node(graph, op, form, layout, input_count, inputs, output);
     if (node < 0) {
         graph->value_count--;
         return fg_fail(FG_ERR_OUT_OF_MEMORY, "[%s] out of host memory", fg_op_name(op));
@@ -195,12 +197,6 @@ static fg_status matmul_shape(const fg_graph *graph, const char *op, fg_value a,
     return FG_OK;
 }
 
-/* Sets the weight layout of the node that produces value (just added by add_node). */
-static void set_weight_layout(fg_graph *graph, fg_value value, fg_weight_layout layout)
-{
-    graph->nodes[graph->values[value].producer].weight_layout = layout;
-}
-
 fg_status fg_graph_matmul_with_layout(fg_graph *graph, fg_value a, fg_value b, fg_weight_layout layout,
                                       fg_value *out_value)
 {
@@ -212,9 +208,7 @@ fg_status fg_graph_matmul_with_layout(fg_graph *graph, fg_value a, fg_value b, f
     if ((status = check_same_dtype(graph, "matmul", 2, inputs)) != FG_OK) return status;
     fg_shape shape;
     if ((status = matmul_shape(graph, "matmul", a, b, layout, -1, &shape)) != FG_OK) return status;
-    if ((status = add_node(graph, FG_OP_MATMUL, FG_GELU_EXACT, 2, inputs, shape, out_value)) != FG_OK) return status;
-    set_weight_layout(graph, *out_value, layout);
-    return FG_OK;
+    return add_node(graph, FG_OP_MATMUL, FG_GELU_EXACT, layout, 2, inputs, shape, out_value);
 }
 
 fg_status fg_graph_matmul(fg_graph *graph, fg_value a, fg_value b, fg_value *out_value)
@@ -248,7 +242,7 @@ fg_status fg_graph_add(fg_graph *graph, fg_value a, fg_value b, fg_value *out_va
                        "last dim of a)",
                        fg_shape_format(sa, ta, sizeof ta), fg_shape_format(sb, tb, sizeof tb));
     }
-    return add_node(graph, FG_OP_ADD, FG_GELU_EXACT, 2, inputs, *sa, out_value);
+    return add_node(graph, FG_OP_ADD, FG_GELU_EXACT, FG_WEIGHT_K_N, 2, inputs, *sa, out_value);
 }
 
 static fg_status check_gelu_form(const char *op, fg_gelu_form form)
@@ -264,7 +258,7 @@ fg_status fg_graph_gelu(fg_graph *graph, fg_value x, fg_gelu_form form, fg_value
     fg_status status;
     if ((status = check_value(graph, "gelu", "x", x)) != FG_OK) return status;
     if ((status = check_gelu_form("gelu", form)) != FG_OK) return status;
-    return add_node(graph, FG_OP_GELU, form, 1, &x, graph->values[x].shape, out_value);
+    return add_node(graph, FG_OP_GELU, form, FG_WEIGHT_K_N, 1, &x, graph->values[x].shape, out_value);
 }
 
 fg_status fg_graph_fused_matmul_add_gelu_with_layout(fg_graph *graph, fg_value a, fg_value w, fg_weight_layout layout,
@@ -281,10 +275,7 @@ fg_status fg_graph_fused_matmul_add_gelu_with_layout(fg_graph *graph, fg_value a
     if ((status = check_same_dtype(graph, op, 3, inputs)) != FG_OK) return status;
     fg_shape shape;
     if ((status = matmul_shape(graph, op, a, w, layout, bias, &shape)) != FG_OK) return status;
-    if ((status = add_node(graph, FG_OP_FUSED_MATMUL_ADD_GELU, form, 3, inputs, shape, out_value)) != FG_OK)
-        return status;
-    set_weight_layout(graph, *out_value, layout);
-    return FG_OK;
+    return add_node(graph, FG_OP_FUSED_MATMUL_ADD_GELU, form, layout, 3, inputs, shape, out_value);
 }
 
 fg_status fg_graph_fused_matmul_add_gelu(fg_graph *graph, fg_value a, fg_value w, fg_value bias,
@@ -375,7 +366,7 @@ void fg_graph_describe_node(const fg_graph *graph, const fg_node_record *node, f
     if (fg_op_is_matmul_like(node->op)) {
         const fg_shape *a = &desc->inputs[0];
         desc->k = a->dims[a->rank - 1];
-        desc->n = desc->inputs[1].dims[node->weight_layout == FG_WEIGHT_N_K ? 0 : 1];
+        desc->n = desc->output.dims[desc->output.rank - 1]; /* whatever the weight's layout */
         desc->m = fg_shape_elements(a) / desc->k;
     }
     if (node->op == FG_OP_ADD && desc->inputs[1].rank == 1 && desc->inputs[0].rank > 1)

@@ -46,8 +46,4 @@ void fg_graph_describe_node(const fg_graph *graph, const fg_node_record *node, f
 /* Number of live nodes that consume value (a node using it twice counts twice). */
 int fg_graph_consumer_count(const fg_graph *graph, fg_value value);
 
-/* Appends a node (used by graph.c and by fusion.c). Returns the node index or -1 on allocation failure. */
-int fg_graph_append_node(fg_graph *graph, fg_op op, fg_gelu_form form, int input_count, const fg_value *inputs,
-                         fg_value output);
-
 #endif /* FUSEGRAPH_GRAPH_H */

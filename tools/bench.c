@@ -32,7 +32,7 @@ int bench_next_gpu(fg_context *context, const tool_bench_options *options, int a
 {
     for (int d = after + 1; d < fg_context_device_count(context); d++) {
         fg_device_info info;
-        if (d == 0 || fg_context_device_info(context, d, &info) != FG_OK || !info.ready) continue;
+        if (fg_context_device_info(context, d, &info) != FG_OK || !info.ready) continue;
         if (options->device >= 0 && options->device != d) continue;
         return d;
     }

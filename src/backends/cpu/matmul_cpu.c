@@ -39,17 +39,19 @@ const char *matmul_library_name(void)
 #ifndef FUSEGRAPH_HAVE_OPENBLAS
 /* out = a b^T with b [N, K]: each output is a dot product of two contiguous rows. Blocks of n keep a
  * panel of b in L2 while rows of a stream past it; the inner loop is a reduction, which compilers
- * vectorize only with reassociation allowed, so 8 partial sums make the independent lanes explicit. */
+ * vectorize only with reassociation allowed, so 8 partial sums make the independent lanes explicit.
+ * One parallel region over (column block, row): at M = 1, decoding, the rows of a alone would leave
+ * every core but one idle, and the static schedule gives each thread consecutive rows of one block. */
 static void blocked_gemm_transposed(float *out, const float *a, const float *b, int64_t m, int64_t k, int64_t n)
 {
     enum { BLOCK_N = 64 };
-    for (int64_t n0 = 0; n0 < n; n0 += BLOCK_N) {
-        int64_t n1 = n0 + BLOCK_N < n ? n0 + BLOCK_N : n;
-        /* over (i, j): at M = 1, decoding, the rows of a alone would leave every core but one idle */
-#pragma omp parallel for collapse(2) schedule(static) if (m * (n1 - n0) * k > (1 << 18))
+    const int64_t blocks = (n + BLOCK_N - 1) / BLOCK_N;
+#pragma omp parallel for collapse(2) schedule(static) if (m * n * k > (1 << 18))
+    for (int64_t block = 0; block < blocks; block++) {
         for (int64_t i = 0; i < m; i++) {
+            const int64_t n0 = block * BLOCK_N, n1 = n0 + BLOCK_N < n ? n0 + BLOCK_N : n;
+            const float *a_row = a + i * k;
             for (int64_t j = n0; j < n1; j++) {
-                const float *a_row = a + i * k;
                 const float *b_row = b + j * k;
                 float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
                 int64_t p = 0;

@@ -205,6 +205,12 @@ int vulkan_tuned_tile(vulkan_backend *vulkan, fg_dtype dtype, vulkan_epilogue ep
     return *choice;
 }
 
+/* Workgroups of tile_m x tile_n that cover node's output. */
+static int64_t workgroups(const fg_node_desc *node, uint32_t tile_m, uint32_t tile_n)
+{
+    return ((node->m + tile_m - 1) / tile_m) * ((node->n + tile_n - 1) / tile_n);
+}
+
 int vulkan_tile_for_node(vulkan_backend *vulkan, const fg_node_desc *node)
 {
     int forced = vulkan->forced_tile;
@@ -219,21 +225,15 @@ int vulkan_tile_for_node(vulkan_backend *vulkan, const fg_node_desc *node)
     if (tile == VULKAN_USE_SKINNY && !vulkan_skinny_applies(vulkan, node))
         tile = vulkan_tuned_tile(vulkan, node->dtype, epilogue, node->weight_layout, VULKAN_SHAPE_GENERAL);
     if (tile == VULKAN_USE_COOPERATIVE || tile == VULKAN_USE_SKINNY) return tile;
-    if (VULKAN_IS_WORKGROUP(tile)) {
-        /* As for the tiled shader below: too few workgroups for the device, the smallest tile (128x128) */
-        const vulkan_workgroup_config *c = &vulkan_workgroup_configs[tile - VULKAN_USE_WORKGROUP];
-        int64_t groups = ((node->m + c->tile_m - 1) / c->tile_m) * ((node->n + c->tile_n - 1) / c->tile_n);
-        return groups < 128 && vulkan->has_workgroup_config[0] ? VULKAN_USE_WORKGROUP : tile;
-    }
     /* Too few workgroups leave most of the device idle: a GPU wants at least a few per core; lavapipe's
      * threads want a handful. Smaller tiles make more of them. */
     int64_t wanted = vulkan->properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 8 : 128;
-    while (tile > 0) {
-        const vulkan_tile_config *c = &vulkan_tile_configs[tile];
-        int64_t groups = ((node->m + c->tile_m - 1) / c->tile_m) * ((node->n + c->tile_n - 1) / c->tile_n);
-        if (groups >= wanted) break;
-        tile--;
+    if (VULKAN_IS_WORKGROUP(tile)) { /* the smallest workgroup tile (128x128) where the device runs it */
+        const vulkan_workgroup_config *c = &vulkan_workgroup_configs[tile - VULKAN_USE_WORKGROUP];
+        int too_few = workgroups(node, c->tile_m, c->tile_n) < wanted;
+        return too_few && vulkan->has_workgroup_config[0] ? VULKAN_USE_WORKGROUP : tile;
     }
+    while (tile > 0 && workgroups(node, vulkan_tile_configs[tile].tile_m, vulkan_tile_configs[tile].tile_n) < wanted) tile--;
     while (tile > 0 && !config_fits(vulkan, tile, node->weight_layout)) tile--;
     return tile;
 }
