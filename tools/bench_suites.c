@@ -132,6 +132,12 @@ int bench_routing_suite(fg_context *context, const tool_bench_options *options, 
         else snprintf(shape, sizeof shape, "%lldx%lldx%lld", (long long)c->m, (long long)c->k, (long long)c->n);
         printf("%-22s %-16s %12.4f %12.4f %12.4f %9.2fx%s\n", c->op, shape, cpu, on_gpu, chosen, ratio,
                ratio > 1.10 ? "  (over 1.10)" : "");
+        /* A miss shows what the planner chose and why, with the estimates it compared. */
+        fg_plan *plan = NULL;
+        if (ratio > 1.10 && fg_plan_create(context, g.graph, &automatic, &plan) == FG_OK) {
+            printf("  the automatic plan:\n%s", fg_plan_explain(plan));
+            fg_plan_destroy(plan);
+        }
         fflush(stdout);
         bench_release(&g);
     }

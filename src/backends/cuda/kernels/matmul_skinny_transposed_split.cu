@@ -19,6 +19,15 @@
  *
  * (A standalone benchmark written for the choice, not kept: each design as its own kernel, every one's
  * relative error ~1e-7. This kernel's numbers in the library: `fusegraph bench --suite linear`.)
+ * Tried since and not kept: b's stream through cp.async into 3 or 4 shared-memory slots a warp (64-96 KB
+ * in flight an SM instead of these registers' 32 KB, no registers held by loads). On another H100 (its
+ * copy at 2.91 TB/s), three rounds alternating with this kernel in one call, ms at K=4096 N=14336:
+ * f32 M=16 0.0995 / 0.0990 / 0.1009 against 0.0945 / 0.0955 / 0.0948 here, f32 M=8 0.091 against 0.088;
+ * bf16 M=16 0.071 against 0.086 and M=8 0.051 against 0.055 (bf16 at M=16 is cuBLASLt's anyway, 0.045).
+ * Nsight Compute on the cp.async f32 M=16 kernel: 2.41 TB/s of DRAM, issue slots 67% busy, the top stall
+ * "not selected" (eligible warps waiting for the scheduler): the f32 kernel is near its instruction
+ * issue limit, not short of bytes in flight, and the slots' extra shared-memory reads cost more than
+ * the deeper pipeline gains. K slices of 1024 (half the transpose reductions a tile) measured the same.
  * The design:
  *  - A warp owns 4 rows of b (4 output columns). Its lanes walk K together, lane l reading the l-th
  *    16-byte vector of each 512-byte chunk of a row, so every load instruction reads 512 contiguous bytes
