@@ -5,6 +5,7 @@
  * Every result is compared with the same graph run on the CPU alone (whose kernels test_cpu_kernels
  * checks against float64), so a fallback that returned a wrong or partial answer fails here.
  */
+#include "backends/cpu/cpu_dispatch.h"
 #include "check.h"
 
 static char log_text[65536];
@@ -168,7 +169,9 @@ static void test_decisions(void)
 
 static void test_unsupported_op_goes_to_cpu(void)
 {
-    setup s = open_context("ops=matmul");
+    /* A fast link, so the matmul is clearly the pretend GPU's (with the default 20 GB/s, its 1 MiB each way
+     * cost ~110 us against the CPU's 512^3 in 120-230 us on the 16-core H100 host: the choice flipped). */
+    setup s = open_context("ops=matmul,h2d=1e11,d2h=1e11");
     mlp g = make_graph("matmul_gelu", 512, 512, 512);
     float *expected = cpu_answer(&g, 512 * 512);
     fg_plan *plan;
@@ -362,6 +365,30 @@ static void test_whole_plan_placement(void)
     fg_context_destroy(s.context);
 }
 
+/* The CPU's guard against timings disturbed by other work on the cores (cpu_measure.c): a timing far
+ * over the node's roofline is not believed. The two disturbed timings seen on the H100 host are refused,
+ * honest ones of the same shapes accepted. */
+static void test_cpu_timing_guard(void)
+{
+    fg_cost_figures figures = {.memory_bytes_per_second = 2e10, .launch_seconds = 2e-6};
+    figures.matmul_flops_per_second[FG_F32] = 1e12;
+    fg_node_desc tiny = {.op = FG_OP_MATMUL, .dtype = FG_F32, .m = 32, .k = 32, .n = 32};
+    double roofline = cpu_node_roofline_seconds(&figures, &tiny); /* 2 us launch + 12 KiB at 20 GB/s */
+    CHECK(roofline > 2.6e-6 && roofline < 2.65e-6);
+    CHECK(cpu_timing_plausible(7.3e-6, roofline));   /* measured there, undisturbed */
+    CHECK(!cpu_timing_plausible(2462e-6, roofline)); /* measured there, disturbed */
+    fg_node_desc skinny = {.op = FG_OP_FUSED_MATMUL_ADD_GELU, .dtype = FG_F32, .m = 1, .k = 2048, .n = 2048};
+    roofline = cpu_node_roofline_seconds(&figures, &skinny); /* 16.8 MB of weights at 20 GB/s */
+    CHECK(roofline > 0.83e-3 && roofline < 0.85e-3);
+    CHECK(cpu_timing_plausible(1.5e-3, roofline));
+    CHECK(!cpu_timing_plausible(16e-3, roofline)); /* the test_planner failure under ctest -j4 */
+    fg_node_desc half = skinny;
+    half.dtype = FG_F16; /* widened to f32 before the GEMM: 10 bytes an element moved (no f16 rate here) */
+    double half_roofline = cpu_node_roofline_seconds(&figures, &half);
+    CHECK(half_roofline > 2.09e-3 && half_roofline < 2.11e-3);
+    CHECK(cpu_timing_plausible(5e-3, half_roofline)); /* single-threaded widening of 4M elements fits */
+}
+
 int main(void)
 {
     check_seed();
@@ -372,5 +399,6 @@ int main(void)
     test_fallbacks();
     test_timing();
     test_context_settings();
+    test_cpu_timing_guard();
     return check_finish("test_planner");
 }
