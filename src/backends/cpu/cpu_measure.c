@@ -98,10 +98,17 @@ static double time_node(const fg_node_desc *node)
     return seconds;
 }
 
-double cpu_node_roofline_seconds(const fg_cost_figures *figures, const fg_node_desc *node)
+/* Seconds of the node's FLOPs at the figures' GEMM rate (0 without a rate). */
+static double compute_seconds(const fg_cost_figures *figures, const fg_node_desc *node)
 {
     double rate = figures->matmul_flops_per_second[node->dtype];
-    double compute = rate > 0 ? 2.0 * (double)node->m * (double)node->k * (double)node->n / rate : 0;
+    return rate > 0 ? 2.0 * (double)node->m * (double)node->k * (double)node->n / rate : 0;
+}
+
+/* The planner's roofline counts a value's bytes at its dtype; this one counts what the CPU moves. */
+double cpu_node_roofline_seconds(const fg_cost_figures *figures, const fg_node_desc *node)
+{
+    double compute = compute_seconds(figures, node);
     /* f16/bf16 run as f32 after widening (convert_cpu.c): each element is read as 16 bits, written and read
      * again as f32 (2 + 4 + 4 bytes; the output the same way round). */
     double element = node->dtype == FG_F32 ? 4 : 10;
@@ -126,9 +133,7 @@ fg_status cpu_choose_implementation(void *state, const fg_node_desc *node, char 
         return FG_OK;
     }
     snprintf(name, capacity, "%s", matmul_library_name());
-    double rate = figures->matmul_flops_per_second[node->dtype];
-    double roofline = rate > 0 ? 2.0 * (double)node->m * (double)node->k * (double)node->n / rate : 0;
-    if (roofline >= MEASURE_BELOW_SECONDS || !cpu_supports_node(node)) return FG_OK;
+    if (compute_seconds(figures, node) >= MEASURE_BELOW_SECONDS || !cpu_supports_node(node)) return FG_OK;
     /* One lock around lookup and measurement: two threads planning the same shape measure it once, and
      * timings are not disturbed by each other. */
     pthread_mutex_lock(&measured_lock);
@@ -139,14 +144,14 @@ fg_status cpu_choose_implementation(void *state, const fg_node_desc *node, char 
             return FG_OK;
         }
     double seconds = time_node(node);
-    double bound = cpu_node_roofline_seconds(figures, node);
-    if (seconds > 0 && !cpu_timing_plausible(seconds, bound)) {
+    double roofline = cpu_node_roofline_seconds(figures, node);
+    if (seconds > 0 && !cpu_timing_plausible(seconds, roofline)) {
         fg_log(FG_LOG_INFO,
                "[cpu] %s %s m=%lld k=%lld n=%lld timed at %.1f us, over %.1f us (%.0fx its %.1f us roofline + %.0f us): "
                "taken as disturbed by other work on the cores; not kept, the roofline is used",
                fg_op_name(node->op), fg_dtype_name(node->dtype), (long long)node->m, (long long)node->k, (long long)node->n,
-               seconds * 1e6, (PLAUSIBLE_FACTOR * bound + PLAUSIBLE_SLACK_SECONDS) * 1e6, PLAUSIBLE_FACTOR, bound * 1e6,
-               PLAUSIBLE_SLACK_SECONDS * 1e6);
+               seconds * 1e6, (PLAUSIBLE_FACTOR * roofline + PLAUSIBLE_SLACK_SECONDS) * 1e6, PLAUSIBLE_FACTOR,
+               roofline * 1e6, PLAUSIBLE_SLACK_SECONDS * 1e6);
         seconds = 0;
     }
     if (seconds > 0) {
