@@ -382,7 +382,8 @@ int main(int argc, char **argv)
      * happens to pick. CUDA: FUSEGRAPH_CUDA_IMPLEMENTATION; Vulkan: FUSEGRAPH_VULKAN_TILE, each tile
      * configuration, the cooperative-matrix shader where the device reports cooperative matrices, and each
      * workgroup-scope cooperative tile the device reports (VK_NV_cooperative_matrix2). */
-    static const char *const cuda_implementations[] = {"cublaslt", "tensor_core", "simt", "skinny", "cublaslt_then_gelu", NULL};
+    static const char *const cuda_implementations[] = {"cublaslt", "tensor_core", "simt", "skinny", "cublaslt_then_gelu",
+                                                       "skinny_tensor_core", NULL};
     static const char *const vulkan_tiles[] = {"32x32", "64x64", "128x128", "cooperative", "skinny", "workgroup-128x128",
                                                "workgroup-128x256", "workgroup-128x256x64q", NULL};
     int is_cuda = strcmp(backend, "cuda") == 0;

@@ -7,7 +7,8 @@
  *   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -Isrc/backends/cuda/kernels \
  *        tests/cuda/check_bandwidth_kernels.cu src/backends/cuda/kernels/elementwise.cu \
  *        src/backends/cuda/kernels/matmul_skinny.cu src/backends/cuda/kernels/matmul_skinny_transposed.cu \
- *        src/backends/cuda/kernels/matmul_skinny_transposed_split.cu -lcudart -o check_bandwidth_kernels
+ *        src/backends/cuda/kernels/matmul_skinny_transposed_split.cu \
+ *        src/backends/cuda/kernels/matmul_skinny_tensor_core.cu -lcudart -o check_bandwidth_kernels
  * Run: ./check_bandwidth_kernels [--check-only | --time-only] [--quick]
  *   Under compute-sanitizer (memcheck, racecheck) use --check-only --quick: no timing, and no case
  *   larger than ~4M elements (every kernel instance, boundary and alignment path is still exercised).
@@ -19,7 +20,8 @@
  * one element from the 256-byte cudaMalloc alignment (the launchers then take their scalar paths).
  * One line per case:
  *   ok|FAIL  kernel  dtype  variant  sizes  rel_l2_error (tolerance)
- * with rel_l2_error = ||out - ref|| / ||ref||; tolerances f32 1e-5, f16/bf16 1e-2.
+ * with rel_l2_error = ||out - ref|| / ||ref||; tolerances f32 1e-5, TF32 1e-3 (the tensor-core skinny
+ * kernel "tc^T", whose f32 is TF32), f16/bf16 1e-2.
  * Timing (cudaEvent per launch, 5 warm-ups, median of 20): elementwise ops on 100M f32 elements
  * against cudaMemcpyAsync device-to-device of one such tensor (GB/s count bytes read + written, the
  * goal is >= 90% of the copy), and the skinny matmul at decoding shapes, with L2 flushed before each
@@ -102,7 +104,8 @@ static int failures = 0, cases = 0;
 
 /* Synchronizes after `launch_result`, downloads `out` and compares it with `reference`; prints the line. */
 static void report(cudaError_t launch_result, Tensor &out, const std::vector<double> &reference, int dtype,
-                   const char *kernel, const char *variant, const char *sizes) {
+                   const char *kernel, const char *variant, const char *sizes, bool tf32 = false) {
+    const double limit = tf32 && dtype == CUDA_DTYPE_F32 ? 1e-3 : tolerance(dtype);
     cases++;
     cudaError_t err = launch_result == cudaSuccess ? cudaDeviceSynchronize() : launch_result;
     if (err != cudaSuccess) {
@@ -119,10 +122,10 @@ static void report(cudaError_t launch_result, Tensor &out, const std::vector<dou
         den += reference[i] * reference[i];
     }
     double rel = sqrt(num / (den > 0 ? den : 1e-300));
-    bool ok = rel <= tolerance(dtype); /* false for NaN (an unwritten or non-finite output) */
+    bool ok = rel <= limit; /* false for NaN (an unwritten or non-finite output) */
     if (!ok) failures++;
-    printf("%-4s  %-8s %-4s %-15s %-22s %.3e (tol %.0e)\n", ok ? "ok" : "FAIL", kernel, dtype_names[dtype], variant,
-           sizes, rel, tolerance(dtype));
+    printf("%-4s  %-8s %-4s %-15s %-22s %.3e (tol %.0e)\n", ok ? "ok" : "FAIL", kernel,
+           tf32 && dtype == CUDA_DTYPE_F32 ? "tf32" : dtype_names[dtype], variant, sizes, rel, limit);
     fflush(stdout);
 }
 
@@ -183,7 +186,8 @@ static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const
         /* Enough for both layouts, and for the split kernel launched directly at M <= 4 below. */
         const size_t workspace_bytes =
             std::max({matmul_skinny_workspace_bytes(M, K, N, 0), matmul_skinny_workspace_bytes(M, K, N, 1),
-                      matmul_skinny_transposed_split_workspace_bytes(M, K, N)});
+                      matmul_skinny_transposed_split_workspace_bytes(M, K, N),
+                      matmul_skinny_tensor_core_workspace_bytes(M, K, N)});
         void *workspace = nullptr;
         if (workspace_bytes) CHECK_CUDA(cudaMalloc(&workspace, workspace_bytes));
         char sizes[80];
@@ -211,6 +215,12 @@ static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const
             report(matmul_skinny_forward(out.device, a.device, b_transposed.device, bias_pointer, M, K, N, 1, dtype, epilogue,
                                          workspace, 0),
                    out, reference, dtype, "skinny^T", epilogue_names[epilogue], sizes);
+            /* the tensor-core kernel (matmul_skinny_tensor_core.cu): f32 as TF32 */
+            out.poison();
+            if (workspace) CHECK_CUDA(cudaMemset(workspace, 0xFF, workspace_bytes));
+            report(matmul_skinny_tensor_core_forward(out.device, a.device, b_transposed.device, bias_pointer, M, K, N, dtype,
+                                                     epilogue, workspace, 0),
+                   out, reference, dtype, "tc^T", epilogue_names[epilogue], sizes, true);
             if (M <= 4) { /* the shuffle kernel on its own (matmul_skinny_forward picks it for M <= 4) */
                 out.poison();
                 report(matmul_skinny_transposed_forward(out.device, a.device, b_transposed.device, bias_pointer, M, K, N,
@@ -315,9 +325,13 @@ static void time_kernels() {
     for (const auto &shape : shapes)
         for (int dtype : {CUDA_DTYPE_BF16, CUDA_DTYPE_F32})
             for (int64_t M : {1, 8, 16})
-            for (int transposed = 0; transposed < 2; transposed++) { /* b [K, N]; b [N, K] */
+            for (int variant = 0; variant < 3; variant++) { /* b [K, N]; b [N, K]; b [N, K] on the tensor cores */
                 const int64_t K = shape[0], N = shape[1];
-                const size_t es = dtype_size(dtype), workspace_bytes = matmul_skinny_workspace_bytes(M, K, N, transposed);
+                const int transposed = variant > 0;
+                const bool tensor_core = variant == 2;
+                const size_t es = dtype_size(dtype),
+                             workspace_bytes = tensor_core ? matmul_skinny_tensor_core_workspace_bytes(M, K, N)
+                                                           : matmul_skinny_workspace_bytes(M, K, N, transposed);
                 void *ma, *mb, *mbias, *mout, *workspace = nullptr;
                 CHECK_CUDA(cudaMalloc(&ma, M * K * es));
                 CHECK_CUDA(cudaMalloc(&mb, K * N * es));
@@ -329,6 +343,9 @@ static void time_kernels() {
                 fill_uniform(mbias, N, dtype, 5);
                 float ms = time_median_ms(
                     [&] {
+                        if (tensor_core)
+                            return matmul_skinny_tensor_core_forward(mout, ma, mb, mbias, M, K, N, dtype, CUDA_EPILOGUE_BIAS,
+                                                                     workspace, 0);
                         return matmul_skinny_forward(mout, ma, mb, mbias, M, K, N, transposed, dtype, CUDA_EPILOGUE_BIAS,
                                                      workspace, 0);
                     },
@@ -339,7 +356,8 @@ static void time_kernels() {
                 double gbs = (double)K * N * es / (ms * 1e-3) / 1e9;
                 const bool goal = dtype == CUDA_DTYPE_BF16 && M == 1 && K == 4096;
                 printf("time  %-9s %-4s M=%-2lld K=%-4lld N=%-5lld  %8.4f ms  %7.1f GB/s  %5.1f%% of 3.35 TB/s%s\n",
-                       transposed ? "skinny^T" : "skinny", dtype_names[dtype], (long long)M, (long long)K, (long long)N, ms, gbs, gbs / 33.5,
+                       tensor_core ? "tc^T" : transposed ? "skinny^T" : "skinny",
+                       tensor_core && dtype == CUDA_DTYPE_F32 ? "tf32" : dtype_names[dtype], (long long)M, (long long)K, (long long)N, ms, gbs, gbs / 33.5,
                        goal ? (ms <= 0.044f ? "  (goal <= 0.044 ms: met)" : "  (goal <= 0.044 ms: NOT met)") : "");
                 fflush(stdout);
                 CHECK_CUDA(cudaFree(ma));

@@ -9,11 +9,14 @@
  *  - memory_bytes_per_second: best of 3 timed Adds of 4M floats (48 MiB of traffic: past any cache).
  *  - launch_seconds: best of 20 Adds of 64 elements: the fixed cost of entering a kernel.
  *  - host transfer figures: 0 — CPU nodes read host memory in place.
- * Measuring takes ~20 ms, once per process.
+ * Measuring takes ~20 ms, once per process; the figures used are the best of this measurement and those
+ * of earlier processes on this CPU (cpu_figures_cache.c: a measurement taken while the cores were busy
+ * must not route a whole process's plans).
  */
 #include "../../backend.h"
 #include "../../internal.h"
 #include "cpu_dispatch.h"
+#include "cpu_figures_cache.h"
 #include "cpu_kernels.h"
 
 #include <pthread.h>
@@ -82,6 +85,7 @@ static void measure(void)
         measured_figures.memory_bytes_per_second = 12.0 * (double)elements / add;
         m.size = 64;
         measured_figures.launch_seconds = cpu_best_of(20, add_work, &m);
+        cpu_figures_keep_best(&measured_figures);
     }
     fg_aligned_free(m.a);
     fg_aligned_free(m.b);
@@ -103,22 +107,7 @@ static void cpu_destroy(void *state) { (void)state; }
 static void cpu_describe(void *state, char *name, size_t capacity)
 {
     (void)state;
-    char model[96] = "CPU";
-    FILE *info = fopen("/proc/cpuinfo", "r");
-    if (info) {
-        char line[256];
-        while (fgets(line, sizeof line, info)) {
-            if (strncmp(line, "model name", 10) != 0) continue;
-            char *colon = strchr(line, ':');
-            if (colon) {
-                snprintf(model, sizeof model, "%s", colon + 2);
-                model[strcspn(model, "\n")] = 0;
-            }
-            break;
-        }
-        fclose(info);
-    }
-    snprintf(name, capacity, "%s", model);
+    cpu_model_name(name, capacity);
 }
 
 static void cpu_cost_figures(void *state, fg_cost_figures *out_figures) { *out_figures = *(fg_cost_figures *)state; }

@@ -65,8 +65,9 @@ cuda_autotune *cuda_autotune_create(cuda_backend *cuda)
 {
     cuda_autotune *autotune = calloc(1, sizeof *autotune);
     if (!autotune) return NULL;
-    /* v2: cublaslt_then_gelu joined the candidates; v3: the weight layout joined the class */
-    cuda_cache_path(cuda, "autotune-v3", autotune->path, sizeof autotune->path);
+    /* v2: cublaslt_then_gelu joined the candidates; v3: the weight layout joined the class; v4:
+     * skinny_tensor_core joined the candidates */
+    cuda_cache_path(cuda, "autotune-v4", autotune->path, sizeof autotune->path);
     FILE *file = autotune->path[0] ? fopen(autotune->path, "r") : NULL;
     if (!file) return autotune;
     char key[96], name[32];

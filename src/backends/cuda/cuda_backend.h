@@ -121,6 +121,9 @@ typedef enum cuda_implementation {
     /* cuBLASLt's BIAS epilogue then our tanh GELU pass, where cuBLASLt alone would use GELU_BIAS: its
      * GELU_BIAS kernels are a narrower set, measured up to 8% slower than BIAS + a pass on the H100 */
     CUDA_IMPLEMENTATION_CUBLASLT_THEN_GELU,
+    /* our weight-streaming kernel on the tensor cores for M <= 16 with the weight as [N, K] (TF32 / f16 /
+     * bf16), epilogue fused */
+    CUDA_IMPLEMENTATION_SKINNY_TENSOR_CORE,
     CUDA_IMPLEMENTATION_COUNT
 } cuda_implementation;
 const char *cuda_implementation_name(cuda_implementation implementation);

@@ -1,7 +1,7 @@
 /*
  * cuda_matmul.c — running a node on the GPU: the matmul implementations, and the elementwise ops.
  *
- * A matmul-like node (MatMul, MatMul+bias, MatMul+bias+GELU) has up to four implementations; which
+ * A matmul-like node (MatMul, MatMul+bias, MatMul+bias+GELU) has up to six implementations; which
  * ones apply depends on the dtype, the f32 precision and M:
  *
  *   implementation  f32 exact   f32 TF32 allowed   f16 / bf16   M       epilogue
@@ -14,6 +14,8 @@
  *                                                                       (weight [N, K]: a warp per 2 rows of it
  *                                                                       at M <= 4, per 4 rows at M 5..16)
  *   cublaslt_then_gelu  as cublaslt, for tanh GELU where precision is reduced: BIAS + our tanh pass
+ *   skinny_tensor_core  -       mma TF32           mma          <= 16   fused after the split-K sum
+ *                                                                       (weight [N, K] only)
  *
  * Every implementation takes the weight as [K, N] or as [N, K] (fg_weight_layout); cuBLASLt reads [N, K]
  * with its A operand transposed, its fastest form. cuda_autotune.c measures the ones that apply and
@@ -25,7 +27,7 @@
 #include <string.h>
 
 static const char *const implementation_names[CUDA_IMPLEMENTATION_COUNT] = {"cublaslt", "tensor_core", "simt", "skinny",
-                                                                            "cublaslt_then_gelu"};
+                                                                            "cublaslt_then_gelu", "skinny_tensor_core"};
 
 const char *cuda_implementation_name(cuda_implementation implementation)
 {
@@ -60,6 +62,8 @@ int cuda_implementation_applies(const cuda_backend *cuda, cuda_implementation im
     case CUDA_IMPLEMENTATION_CUBLASLT_THEN_GELU: /* differs from cublaslt only where that uses GELU_BIAS */
         return cuda->cublaslt != NULL && node->op == FG_OP_FUSED_MATMUL_ADD_GELU && node->gelu_form == FG_GELU_TANH &&
                (node->dtype != FG_F32 || tf32_allowed(node));
+    case CUDA_IMPLEMENTATION_SKINNY_TENSOR_CORE:
+        return node->m <= 16 && node->weight_layout == FG_WEIGHT_N_K && (node->dtype != FG_F32 || tf32_allowed(node));
     default: return 0;
     }
 }
@@ -105,6 +109,17 @@ cudaError_t cuda_matmul_run(cuda_backend *cuda, cuda_implementation implementati
         }
         result = matmul_skinny_forward(out, a, b, bias, node->m, node->k, node->n, transposed, dtype, epilogue, workspace,
                                        stream);
+        break;
+    }
+    case CUDA_IMPLEMENTATION_SKINNY_TENSOR_CORE: {
+        void *workspace = NULL;
+        size_t bytes = matmul_skinny_tensor_core_workspace_bytes(node->m, node->k, node->n);
+        if (bytes && cuda_workspace(cuda, bytes, &workspace) != FG_OK) {
+            snprintf(error, capacity, "split-K workspace of %zu bytes: %s", bytes, cuda->last_error);
+            return cudaErrorMemoryAllocation;
+        }
+        result = matmul_skinny_tensor_core_forward(out, a, b, bias, node->m, node->k, node->n, dtype, epilogue, workspace,
+                                                   stream);
         break;
     }
     default:

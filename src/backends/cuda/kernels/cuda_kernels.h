@@ -71,6 +71,15 @@ cudaError_t matmul_skinny_transposed_split_forward(void *out, const void *a, con
                                                    int64_t k, int64_t n, int dtype, int epilogue, void *workspace,
                                                    cudaStream_t stream);
 
+/* matmul_skinny_tensor_core.cu — M <= 16 with b as [N, K] on the tensor cores: dtype f32 means TF32 inputs
+ * (only where the caller allows TF32), f16 / bf16; f32 accumulation; fragments loaded straight from
+ * global memory, split over K with partial sums in a workspace of
+ * matmul_skinny_tensor_core_workspace_bytes(m, k, n) bytes (0 allowed: then NULL) and the reduction kernel. */
+size_t matmul_skinny_tensor_core_workspace_bytes(int64_t m, int64_t k, int64_t n);
+cudaError_t matmul_skinny_tensor_core_forward(void *out, const void *a, const void *b, const void *bias, int64_t m,
+                                              int64_t k, int64_t n, int dtype, int epilogue, void *workspace,
+                                              cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif
