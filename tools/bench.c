@@ -120,10 +120,23 @@ void bench_release(bench_graph *g)
     free(g->data[0]), free(g->data[1]), free(g->out);
 }
 
+int bench_same_placement(const bench_placement *a, const bench_placement *b)
+{
+    if (a->nodes == 0 || a->nodes != b->nodes) return 0;
+    for (int i = 0; i < a->nodes; i++)
+        if (a->device[i] != b->device[i]) return 0;
+    return 1;
+}
+
 double bench_time(fg_context *context, bench_graph *g, const fg_plan_options *options, fg_timing_mode mode, int quick)
 {
     fg_plan *plan = NULL;
+    bench_placement *placement = &g->placement;
+    placement->nodes = 0;
     if (fg_plan_create(context, g->graph, options, &plan) != FG_OK) return -1;
+    while (placement->nodes < BENCH_MAX_PLAN_NODES &&
+           fg_plan_node_device(plan, placement->nodes, &placement->device[placement->nodes]) == FG_OK)
+        placement->nodes++;
     /* The implementation the chosen device runs the (single) node with, as the plan explains it: the
      * line under that device's estimate line ("    cuda     compute ..."). */
     g->implementation[0] = 0;

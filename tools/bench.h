@@ -17,6 +17,14 @@ typedef struct bench_case {
 } bench_case;
 #define F32_CASE(op, m, k, n) {op, m, k, n, FG_F32, FG_PRECISION_EXACT, FG_GELU_EXACT, FG_WEIGHT_K_N}
 
+#define BENCH_MAX_PLAN_NODES 8
+
+/* The device index of each node of a plan (nodes 0 when the plan failed). */
+typedef struct bench_placement {
+    int device[BENCH_MAX_PLAN_NODES];
+    int nodes;
+} bench_placement;
+
 typedef struct bench_graph {
     fg_graph *graph;
     fg_value inputs[2];
@@ -25,6 +33,7 @@ typedef struct bench_graph {
     void *data[2], *out;
     double flops, bytes;
     char implementation[96]; /* the GPU implementation the last timed plan chose ("" when none was named) */
+    bench_placement placement; /* where the last timed plan ran its nodes */
 } bench_graph;
 
 typedef struct bench_result {
@@ -46,6 +55,8 @@ int bench_next_gpu(fg_context *context, const tool_bench_options *options, int a
 fg_status bench_build(const bench_case *c, bench_graph *g);
 void bench_release(bench_graph *g);
 /* Median milliseconds of g planned with options in mode, or a negative value on failure. */
+/* Whether two plans put the same number of nodes on the same devices, node by node (and have nodes). */
+int bench_same_placement(const bench_placement *a, const bench_placement *b);
 double bench_time(fg_context *context, bench_graph *g, const fg_plan_options *options, fg_timing_mode mode, int quick);
 /* The same, forced onto device, constants resident, with c's precision. */
 double bench_time_on(fg_context *context, bench_graph *g, const bench_case *c, int device, fg_timing_mode mode, int quick);
