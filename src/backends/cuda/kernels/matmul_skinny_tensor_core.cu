@@ -75,7 +75,7 @@
 #define SKINNY_TC_BLOCKS_PER_SM 2     /* __launch_bounds__: 255 registers, 8 warps an SM (232 used) */
 #define SKINNY_TC_TARGET_WARPS 896    /* warps (16 rows x one K slice each) a launch aims for */
 #define SKINNY_TC_K_GRANULE 128       /* k_per_split is a multiple of this: one 16-bit step */
-#define SKINNY_TC_MIN_K_PER_SPLIT 256 /* shorter slices cost more in partial sums than they add in loads */
+#define SKINNY_TC_MIN_K_PER_SPLIT 256 /* slices no shorter: each split adds M x N x 4 bytes of partial sums */
 
 struct SkinnyTensorCorePlan {
     int64_t groups;  /* groups of 16 rows of b */
