@@ -119,9 +119,9 @@ void cpu_figures_keep_best(fg_cost_figures *figures)
     int disturbed = cpu_figures_combine(figures, have_cache ? &cached : NULL, &best);
     if (disturbed)
         fg_log(FG_LOG_INFO,
-               "[cpu] cost figures measured at start (GEMM %.0f GFLOP/s, memory %.1f GB/s, launch %.2f us) are under "
-               "half the best measured on this CPU before (%.0f GFLOP/s, %.1f GB/s, %.2f us): taken as disturbed by "
-               "other work on the cores; the planner uses the best of both",
+               "[cpu] cost figures measured at start (GEMM %.0f GFLOP/s, memory %.1f GB/s, launch %.2f us) are worse "
+               "than half the best measured on this CPU before (%.0f GFLOP/s, %.1f GB/s, %.2f us): taken as disturbed "
+               "by other work on the cores; the planner uses the best of both",
                figures->matmul_flops_per_second[FG_F32] * 1e-9, figures->memory_bytes_per_second * 1e-9,
                figures->launch_seconds * 1e6, cached.matmul_flops_per_second[FG_F32] * 1e-9,
                cached.memory_bytes_per_second * 1e-9, cached.launch_seconds * 1e6);
