@@ -137,6 +137,9 @@ double bench_time(fg_context *context, bench_graph *g, const fg_plan_options *op
     while (placement->nodes < BENCH_MAX_PLAN_NODES &&
            fg_plan_node_device(plan, placement->nodes, &placement->device[placement->nodes]) == FG_OK)
         placement->nodes++;
+    int beyond = 0;
+    if (placement->nodes == BENCH_MAX_PLAN_NODES && fg_plan_node_device(plan, BENCH_MAX_PLAN_NODES, &beyond) == FG_OK)
+        placement->nodes = 0; /* more nodes than the placement holds: not comparable */
     /* The implementation the chosen device runs the (single) node with, as the plan explains it: the
      * line under that device's estimate line ("    cuda     compute ..."). */
     g->implementation[0] = 0;

@@ -19,7 +19,8 @@ typedef struct bench_case {
 
 #define BENCH_MAX_PLAN_NODES 8
 
-/* The device index of each node of a plan (nodes 0 when the plan failed). */
+/* The device index of each node of a plan (nodes 0 when the plan failed or has more nodes than this
+ * holds: then it compares equal to no other). */
 typedef struct bench_placement {
     int device[BENCH_MAX_PLAN_NODES];
     int nodes;
@@ -54,9 +55,9 @@ int bench_is_matrix(const bench_case *c);
 int bench_next_gpu(fg_context *context, const tool_bench_options *options, int after);
 fg_status bench_build(const bench_case *c, bench_graph *g);
 void bench_release(bench_graph *g);
-/* Median milliseconds of g planned with options in mode, or a negative value on failure. */
 /* Whether two plans put the same number of nodes on the same devices, node by node (and have nodes). */
 int bench_same_placement(const bench_placement *a, const bench_placement *b);
+/* Median milliseconds of g planned with options in mode, or a negative value on failure. */
 double bench_time(fg_context *context, bench_graph *g, const fg_plan_options *options, fg_timing_mode mode, int quick);
 /* The same, forced onto device, constants resident, with c's precision. */
 double bench_time_on(fg_context *context, bench_graph *g, const bench_case *c, int device, fg_timing_mode mode, int quick);

@@ -124,7 +124,7 @@ int bench_routing_suite(fg_context *context, const tool_bench_options *options, 
          * runs (seen on the H100: the MLP at M=4096, all on CUDA in both, timed 1.73 and 1.86 ms). Such
          * rows are marked, with the ratio the automatic plan's own timings give; the table's "auto ms" is
          * still its own median. */
-        fg_plan_options automatic = {.constants_resident = 1};
+        fg_plan_options automatic = {.constants_resident = 1, .matmul_precision = c->precision};
         double cpu_rounds[ROUTING_ROUNDS], gpu_rounds[ROUTING_ROUNDS], auto_rounds[ROUTING_ROUNDS];
         double ratio_rounds[ROUTING_ROUNDS], own_ratio_rounds[ROUTING_ROUNDS];
         int same_as_gpu = 0, same_as_cpu = 0;
@@ -159,9 +159,12 @@ int bench_routing_suite(fg_context *context, const tool_bench_options *options, 
         char same[96] = "";
         double own_ratio = median_of(own_ratio_rounds, ROUTING_ROUNDS);
         if (own_ratio > worst_own) worst_own = own_ratio;
-        if (same_as_gpu + same_as_cpu)
-            snprintf(same, sizeof same, "  = all-%s plan%s (its own timings: %.2fx)", same_as_gpu ? info.backend : "cpu",
-                     same_as_gpu + same_as_cpu < ROUTING_ROUNDS ? " in some rounds" : "", own_ratio);
+        if (same_as_gpu == ROUTING_ROUNDS || same_as_cpu == ROUTING_ROUNDS)
+            snprintf(same, sizeof same, "  = all-%s plan (its own timings: %.2fx)", same_as_gpu ? info.backend : "cpu",
+                     own_ratio);
+        else if (same_as_gpu + same_as_cpu)
+            snprintf(same, sizeof same, "  = a forced plan in %d of %d rounds (its own timings: %.2fx)",
+                     same_as_gpu + same_as_cpu, ROUTING_ROUNDS, own_ratio);
         printf("%-22s %-16s %12.4f %12.4f %12.4f %9.2fx%s%s\n", c->op, shape, cpu, on_gpu, chosen, ratio, same,
                ratio > 1.10 ? "  (over 1.10)" : "");
         /* A miss shows what the planner chose and why, with the estimates it compared. */

@@ -11,19 +11,26 @@
  *
  * The rule, per figure: GEMM rate and memory bandwidth the larger, launch cost the smaller, of the
  * fresh measurement and the cache. A fresh figure worse than half (or twice, for the launch cost) the
- * cached one is logged at FG_LOG_INFO as a measurement disturbed by other work. The cache only improves,
- * so a CPU that becomes slower for good (a power cap) keeps being priced at its best; delete the file
- * (named in the log at FG_LOG_DEBUG) to measure afresh.
+ * cached one is logged at FG_LOG_INFO as a measurement disturbed by other work. Each process writes the
+ * best of its measurement and what it read, so the cache only improves (two processes starting together
+ * may each write theirs; the later rename wins, and the next start measures again). A CPU that becomes
+ * slower for good (a power cap) keeps being priced at its best: delete the file (named in the log at
+ * FG_LOG_DEBUG) to measure afresh.
  *
- * Key: the CPU model, the logical CPUs online, the GEMM library, and OMP_NUM_THREADS /
- * OPENBLAS_NUM_THREADS when set (each changes what the same cores deliver). File: see cache_file.h.
+ * Key: the CPU model, the CPUs this process may run on (its affinity mask: taskset, Slurm and cpusets
+ * give fewer; a cgroup CPU quota such as `docker --cpus` does not show there), the GEMM library, and
+ * OMP_NUM_THREADS / OPENBLAS_NUM_THREADS when set (each changes what the same cores deliver). File: see
+ * cache_file.h.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "cpu_figures_cache.h"
 
 #include "../../internal.h"
 #include "../common/cache_file.h"
 #include "cpu_kernels.h"
 
+#include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,12 +56,20 @@ void cpu_model_name(char *name, size_t capacity)
     fclose(info);
 }
 
+/* The CPUs this process may run on: its affinity mask, else the CPUs online. */
+static long usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 void cpu_figures_cache_path(char *path, size_t capacity)
 {
     char model[96], key[256];
     const char *omp = getenv("OMP_NUM_THREADS"), *openblas = getenv("OPENBLAS_NUM_THREADS");
     cpu_model_name(model, sizeof model);
-    snprintf(key, sizeof key, "%s-%ldcpus-%s-omp%s-openblas%s", model, sysconf(_SC_NPROCESSORS_ONLN),
+    snprintf(key, sizeof key, "%s-%ldcpus-%s-omp%s-openblas%s", model, usable_cpus(),
              matmul_library_name(), omp && *omp ? omp : "default", openblas && *openblas ? openblas : "default");
     backend_cache_file("cpu", key, "figures-v1", path, capacity);
 }
@@ -67,7 +82,9 @@ int cpu_figures_read(const char *path, fg_cost_figures *figures)
     int fields = fscanf(file, "gemm_f32_flops_per_second %lf memory_bytes_per_second %lf launch_seconds %lf", &gemm,
                         &memory, &launch);
     fclose(file);
-    if (fields != 3 || !(gemm > 0) || !(memory > 0) || !(launch > 0)) return 0;
+    if (fields != 3 || !isfinite(gemm) || !isfinite(memory) || !isfinite(launch) || !(gemm > 0) || !(memory > 0) ||
+        !(launch > 0))
+        return 0;
     memset(figures, 0, sizeof *figures);
     for (int dtype = 0; dtype < 3; dtype++) figures->matmul_flops_per_second[dtype] = gemm;
     figures->memory_bytes_per_second = memory;

@@ -1,6 +1,7 @@
 /*
  * matmul_skinny_reduce.cuh — the second kernel of the split-K skinny matmuls (M <= 16): the main kernel
- * of matmul_skinny.cu (b as [K, N]) or of matmul_skinny_transposed_split.cu (b as [N, K], M 5..16) writes
+ * of matmul_skinny.cu (b as [K, N]), of matmul_skinny_transposed_split.cu (b as [N, K], M 5..16) or of
+ * matmul_skinny_tensor_core.cu (b as [N, K], M <= 16, tensor cores) writes
  * one f32 partial sum per K split to a workspace [splits, M, n_padded]; this kernel adds them up in split
  * order (deterministic: no atomics), adds the bias, applies GELU and rounds to the output dtype.
  * It reads ~splits x M x N x 4 bytes, mostly still in L2 from the main kernel.

@@ -32,7 +32,8 @@
  *    SKINNY_TC_MIN_K_PER_SPLIT columns. Each split writes f32 partial sums to the workspace [splits, M, N]
  *    and matmul_skinny_reduce_kernel (matmul_skinny_reduce.cuh) sums them in split order, adds the bias
  *    and applies GELU: deterministic. With one split this kernel applies the epilogue and writes out.
- *    K=4096 N=14336: 896 groups, one split, 896 warps (~7 an SM), each streaming 16 rows x 16 KB.
+ *    K=4096 N=14336: 896 groups, one split, 896 warps (~7 an SM), each streaming 16 rows of 16 KB (f32;
+ *    8 KB in 16-bit).
  *    K=768 N=3072: 192 groups x 3 splits of 256.
  *
  * Chosen by measurement on the H100 (check_bandwidth_kernels --time-only, L2 flushed, median of 20; each
