@@ -89,7 +89,7 @@ typedef struct fg_backend_interface {
     /* Optional (NULL: the planner charges bytes / rate + transfer_latency_seconds from the cost figures).
      * Seconds for an upload (to_device 1) or a download (0) of bytes between ordinary host memory and
      * this device, from the backend's own measurements. For when one rate and one latency cannot
-     * describe the transfer path: CUDA's staged copies cost ~10 us for a few KiB but ~80 us for 1 MiB,
+     * describe the transfer path: CUDA's staged copies cost ~10 us for a few KiB but ~40-60 us for 1 MiB,
      * and a line through either point misprices the other by several times. */
     double (*transfer_seconds)(void *state, size_t bytes, int to_device);
 } fg_backend_interface;

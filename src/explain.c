@@ -76,9 +76,12 @@ fg_status fg_plan_build_explanation(fg_plan *plan)
             }
             append(&t, "    %-8s compute %10.1f us  memory %9.1f us  launch %6.1f us  transfer %9.1f us  total %10.1f us",
                    context->devices[d].info.backend, e->compute * 1e6, e->memory * 1e6, e->launch * 1e6,
-                   e->transfer * 1e6, e->total * 1e6);
+                   e->transfer * 1e6, (e->timed > 0 ? e->modeled_total : e->total) * 1e6);
             if (e->implementation[0] || e->measured > 0) append(&t, "\n             implementation %s", e->implementation[0] ? e->implementation : "(default)");
             if (e->measured > 0) append(&t, ", measured %.1f us on resident data (used instead of compute/memory/launch)", e->measured * 1e6);
+            if (e->timed > 0)
+                append(&t, "\n             a close call: timed %.1f us as a run moves the data, used instead of the %.1f us above",
+                       e->timed * 1e6, e->modeled_total * 1e6);
             append(&t, "\n");
         }
         append(&t, "    why: %s\n", step->reason);

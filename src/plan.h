@@ -14,6 +14,8 @@ typedef struct fg_device_estimate {
     int supported;
     double compute, memory, launch, transfer, total;
     double measured; /* the backend's measured seconds on resident data (0: roofline estimate used) */
+    double timed;         /* > 0: a close call, timed as a run moves the data (plan_measure.c); then total */
+    double modeled_total; /* ... is timed, and this is what the model said */
     char implementation[96]; /* what the backend would run it with ("" when it has one way) */
 } fg_device_estimate;
 
@@ -22,6 +24,8 @@ typedef struct fg_plan_step {
     fg_node_desc desc;
     int device;
     fg_device_estimate estimates[FG_MAX_DEVICES];
+    unsigned timed_pattern[FG_MAX_DEVICES]; /* plan_measure.c's cache: the transfers timed_seconds had */
+    double timed_seconds[FG_MAX_DEVICES];
     char reason[192];
 } fg_plan_step;
 
@@ -36,6 +40,12 @@ struct fg_plan {
     char *explanation;
     char placement_note[192]; /* "" or why the whole plan went to one device (planner.c) */
 };
+
+/* plan_measure.c: 1 when device d's estimate for the step is close enough to the CPU's to be timed. */
+int fg_plan_is_close_call(const fg_plan *plan, const fg_plan_step *step, int d);
+/* Times the step on d as a run would move its data, given where its inputs are (locations: per value, a
+ * bit per device), and makes that the estimate's total. Leaves the estimate alone when it cannot. */
+void fg_plan_time_close_call(const fg_plan *plan, fg_plan_step *step, const unsigned *locations, int d);
 
 /* Builds plan->explanation from the steps. */
 fg_status fg_plan_build_explanation(fg_plan *plan);

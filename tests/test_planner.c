@@ -314,30 +314,49 @@ static void test_context_settings(void)
  * otherwise free, kernels instant), the greedy pass sees c < L for the first two nodes and c < 2L for
  * the last (upload + download), so it keeps all three on the CPU (3c); the whole chain on the GPU
  * costs 2L. L = 1.25c makes 2L < 3c: the planner must take the uniform placement and say why. */
-static void test_whole_plan_placement(void)
+/* The CPU's model estimate for an elementwise f32 node of elements (8 bytes moved each, + a launch). */
+static double cpu_elementwise_estimate(int64_t elements)
 {
-    const int64_t elements = 1 << 16;
     fg_context *cpu_context;
     CHECK_OK(fg_context_create(&(fg_context_options){.cpu_only = 1}, &cpu_context));
     fg_device_info cpu;
     CHECK_OK(fg_context_device_info(cpu_context, 0, &cpu));
     fg_context_destroy(cpu_context);
-    double c = 8.0 * (double)elements / cpu.cost.memory_bytes_per_second + cpu.cost.launch_seconds;
+    return 8.0 * (double)elements / cpu.cost.memory_bytes_per_second + cpu.cost.launch_seconds;
+}
+
+/* A pretend GPU that is free but for its transfer latency (seconds a leg). */
+static setup open_latency_only_gpu(double latency)
+{
     char settings[256];
-    snprintf(settings, sizeof settings, "flops=1e18,bandwidth=1e18,launch=1e-12,h2d=1e18,d2h=1e18,latency=%.9g", 1.25 * c);
-    setup s = open_context(settings);
+    snprintf(settings, sizeof settings, "flops=1e18,bandwidth=1e18,launch=1e-12,h2d=1e18,d2h=1e18,latency=%.9g", latency);
+    return open_context(settings);
+}
+
+/* x[elements] -> count tanh GELUs -> y, y marked as the output. */
+static fg_graph *gelu_chain(int64_t elements, int count, fg_value *x, fg_value *y)
+{
+    fg_graph *graph = NULL;
+    CHECK_OK(fg_graph_create(&graph));
+    CHECK_OK(fg_graph_input(graph, "x", FG_F32, 1, &elements, x));
+    *y = *x;
+    for (int i = 0; i < count; i++) CHECK_OK(fg_graph_gelu(graph, *y, FG_GELU_TANH, y));
+    CHECK_OK(fg_graph_mark_output(graph, *y));
+    return graph;
+}
+
+static void test_whole_plan_placement(void)
+{
+    const int64_t elements = 1 << 16;
+    setup s = open_latency_only_gpu(1.25 * cpu_elementwise_estimate(elements));
     CHECK(s.gpu > 0);
     if (s.gpu <= 0) return;
-    fg_graph *graph;
     fg_value x, y;
-    int64_t shape[1] = {elements};
-    CHECK_OK(fg_graph_create(&graph));
-    CHECK_OK(fg_graph_input(graph, "x", FG_F32, 1, shape, &x));
-    y = x;
-    for (int i = 0; i < 3; i++) CHECK_OK(fg_graph_gelu(graph, y, FG_GELU_TANH, &y));
-    CHECK_OK(fg_graph_mark_output(graph, y));
+    fg_graph *graph = gelu_chain(elements, 3, &x, &y);
     fg_plan *plan = NULL;
-    CHECK_OK(fg_plan_create(s.context, graph, &automatic, &plan));
+    /* The model's decision is under test: a close call would be timed, and the pretend GPU, running the
+     * CPU's kernels after copies, is never faster than the CPU when timed. */
+    CHECK_OK(fg_plan_create(s.context, graph, &(fg_plan_options){.model_only = 1}, &plan));
     for (int node = 0; plan && node < 3; node++) {
         int device = -1;
         CHECK_OK(fg_plan_node_device(plan, node, &device));
@@ -363,6 +382,45 @@ static void test_whole_plan_placement(void)
     free(out);
     fg_graph_destroy(graph);
     fg_context_destroy(s.context);
+}
+
+/* A close call (plan_measure.c): the pretend GPU's figures make its model total for a GELU 0.6x the CPU's,
+ * close enough to be timed; timed, it runs the CPU's own kernel plus two copies, so it cannot beat the
+ * CPU, and the timing decides. With model_only the model decides, for the pretend GPU. A clear win (the
+ * GPU's total 1e-6 of the CPU's) is not timed. */
+static void test_close_call_is_timed(void)
+{
+    const int64_t elements = 1 << 16;
+    double c = cpu_elementwise_estimate(elements);
+    for (int clear_win = 0; clear_win < 2; clear_win++) {
+        setup s = open_latency_only_gpu(clear_win ? 1e-6 * c : 0.3 * c); /* two legs: 0.6 c, or 2e-6 c */
+        CHECK(s.gpu > 0);
+        if (s.gpu <= 0) return;
+        fg_value x, y;
+        fg_graph *graph = gelu_chain(elements, 1, &x, &y);
+        for (int model_only = 0; model_only < 2; model_only++) {
+            fg_plan *plan = NULL;
+            int device = -1;
+            CHECK_OK(fg_plan_create(s.context, graph, &(fg_plan_options){.model_only = model_only}, &plan));
+            CHECK_OK(fg_plan_node_device(plan, 0, &device));
+            const char *explanation = fg_plan_explain(plan);
+            int timed = strstr(explanation, "a close call: timed") != NULL, expect_timed = !model_only && !clear_win;
+            CHECK(timed == expect_timed);
+            CHECK(device == (expect_timed ? 0 : s.gpu));
+            if (timed != expect_timed || device != (expect_timed ? 0 : s.gpu)) printf("%s", explanation);
+            /* Whatever was chosen runs and is right. */
+            float *data = check_random(elements, -3, 3), *out = check_poisoned(elements);
+            fg_binding in = {x, data}, result = {y, out};
+            CHECK_OK(fg_plan_run(plan, &in, 1, &result, 1, NULL));
+            double *reference = malloc(sizeof(double) * (size_t)elements);
+            for (int64_t i = 0; i < elements; i++) reference[i] = reference_gelu(data[i], FG_GELU_TANH);
+            CHECK(check_relative_error(out, reference, elements) < 1e-5);
+            free(reference), free(data), free(out);
+            fg_plan_destroy(plan);
+        }
+        fg_graph_destroy(graph);
+        fg_context_destroy(s.context);
+    }
 }
 
 /* The CPU's guard against timings disturbed by other work on the cores (cpu_measure.c): a timing far
@@ -396,6 +454,7 @@ int main(void)
     test_decisions();
     test_unsupported_op_goes_to_cpu();
     test_whole_plan_placement();
+    test_close_call_is_timed();
     test_fallbacks();
     test_timing();
     test_context_settings();

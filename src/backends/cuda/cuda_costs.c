@@ -12,7 +12,8 @@
  *                             and 32 MiB from/to ordinary (pageable) host memory, which is what
  *                             fg_plan_run's inputs and outputs are; medians of 5-9. The planner prices a
  *                             transfer by interpolating it (cuda_transfer_seconds): on the H100 a few KiB
- *                             cost ~10 us but 1 MiB ~80 us (staging copies), which no single line fits.
+ *                             cost ~10 us, 1 MiB ~40-60 us, 32 MiB ~0.8-0.9 ms (staging copies), which
+ *                             no single line fits.
  *   host_to_device / device_to_host_bytes_per_second   the curve's 32 MiB point
  *   transfer_latency_seconds  the curve's 4-byte point (mean of both directions)
  * Altogether well under a second on an H100 (most of it the four 2048^3 autotunes). The figures are
@@ -171,7 +172,7 @@ void cuda_costs_measure(cuda_backend *cuda)
 {
     fg_cost_figures *f = &cuda->figures;
     char path[1024];
-    cuda_cache_path(cuda, "costs-v3", path, sizeof path);
+    cuda_cache_path(cuda, "costs-v4", path, sizeof path); /* v4: faster staging (cuda_transfer.c) */
     FILE *file = path[0] ? fopen(path, "r") : NULL;
     if (file) {
         int read = fscanf(file, "%lf %lf %lf %lf %lf %lf", &f->matmul_flops_per_second[FG_F32], &f->matmul_tf32_flops_per_second,

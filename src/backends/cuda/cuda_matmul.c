@@ -68,6 +68,16 @@ int cuda_implementation_applies(const cuda_backend *cuda, cuda_implementation im
     }
 }
 
+/* The split-K kernels' partial sums: the backend's workspace grown to bytes (none needed when 0). 0 with
+ * error written when it cannot be had. */
+static int split_workspace(cuda_backend *cuda, size_t bytes, void **out_workspace, char *error, size_t capacity)
+{
+    *out_workspace = NULL;
+    if (!bytes || cuda_workspace(cuda, bytes, out_workspace) == FG_OK) return 1;
+    snprintf(error, capacity, "split-K workspace of %zu bytes: %s", bytes, cuda->last_error);
+    return 0;
+}
+
 cudaError_t cuda_matmul_run(cuda_backend *cuda, cuda_implementation implementation, const fg_node_desc *node,
                             const void *a, const void *b, const void *bias, void *out, char *error, size_t capacity)
 {
@@ -102,22 +112,16 @@ cudaError_t cuda_matmul_run(cuda_backend *cuda, cuda_implementation implementati
         break;
     case CUDA_IMPLEMENTATION_SKINNY: {
         void *workspace = NULL;
-        size_t bytes = matmul_skinny_workspace_bytes(node->m, node->k, node->n, transposed);
-        if (bytes && cuda_workspace(cuda, bytes, &workspace) != FG_OK) {
-            snprintf(error, capacity, "split-K workspace of %zu bytes: %s", bytes, cuda->last_error);
+        if (!split_workspace(cuda, matmul_skinny_workspace_bytes(node->m, node->k, node->n, transposed), &workspace, error, capacity))
             return cudaErrorMemoryAllocation;
-        }
         result = matmul_skinny_forward(out, a, b, bias, node->m, node->k, node->n, transposed, dtype, epilogue, workspace,
                                        stream);
         break;
     }
     case CUDA_IMPLEMENTATION_SKINNY_TENSOR_CORE: {
         void *workspace = NULL;
-        size_t bytes = matmul_skinny_tensor_core_workspace_bytes(node->m, node->k, node->n);
-        if (bytes && cuda_workspace(cuda, bytes, &workspace) != FG_OK) {
-            snprintf(error, capacity, "split-K workspace of %zu bytes: %s", bytes, cuda->last_error);
+        if (!split_workspace(cuda, matmul_skinny_tensor_core_workspace_bytes(node->m, node->k, node->n), &workspace, error, capacity))
             return cudaErrorMemoryAllocation;
-        }
         result = matmul_skinny_tensor_core_forward(out, a, b, bias, node->m, node->k, node->n, dtype, epilogue, workspace,
                                                    stream);
         break;

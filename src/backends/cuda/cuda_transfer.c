@@ -9,10 +9,20 @@
  * on; downloads return when the data is in the caller's memory, since the caller reads it next.
  *
  * Two things make staging nearly free beside the DMA itself:
- *  - chunks are a quarter of the transfer (256 KiB to 8 MiB), so even a 4 MiB activation is a pipeline
- *    of four: the host fills chunk i+1 while the copy engine moves chunk i;
- *  - the host-side copy of a chunk is split over a few OpenMP threads: one core copies ~10 GB/s, less
- *    than PCIe 4/5 moves (25-50 GB/s), so a single-threaded memcpy would be the bottleneck.
+ *  - chunks are a quarter of the transfer (512 KiB to 8 MiB), so a 4 MiB activation is a pipeline of
+ *    four: the host fills chunk i+1 while the copy engine moves chunk i;
+ *  - the host-side copy of a chunk is split over up to 8 OpenMP threads, one per 64 KiB: one core copies
+ *    ~10 GB/s, less than PCIe 4/5 moves (25-50 GB/s), so a single-threaded memcpy is the bottleneck.
+ * Measured on the H100 host (2026-11-27, bench/probes/transfer_probe.cu: upload + synchronize
+ * / download, us, median of 21, two rounds agreeing within 5%), against the settings before (quarters
+ * of at least 256 KiB, a thread per 256 KiB):
+ *     size     before          now (>= 512 KiB, a thread per 64 KiB)
+ *     256 KiB   28.6 /  24.2    24.8 /  17.0   (one chunk)
+ *     1 MiB    110.4 /  80.9    62.0 /  37.2   (two chunks)
+ *     4 MiB    234.6 / 142.7   195.8 / 112.6
+ *     32 MiB   8 MiB chunks, 8 threads, as before: 889-918 / 765-776
+ * Quarters of at least 256 KiB with 8 threads each, of at least 1 or 2 MiB, or one chunk up to 8 MiB
+ * were within 10% of these at 4 MiB and up, and up to 12% slower at 1 MiB.
  *
  * A chunk that fails is retried in quarter-size pieces down to 64 KiB; if that fails too the call
  * reports FG_ERR_DEVICE and the core runs the node on the CPU.
@@ -26,8 +36,8 @@
 #endif
 
 #define SMALLEST_RETRY_CHUNK (64u << 10)
-#define SMALLEST_PIPELINE_CHUNK (256u << 10)
-#define COPY_PIECE (256u << 10) /* bytes per thread's share of a staging copy, at least */
+#define SMALLEST_PIPELINE_CHUNK (512u << 10)
+#define COPY_PIECE (64u << 10) /* bytes per thread's share of a staging copy, at least */
 #define COPY_THREADS_MAX 8      /* past ~8 cores a host memcpy is limited by memory, not cores */
 
 /* memcpy split over up to COPY_THREADS_MAX threads for large chunks. */
@@ -51,7 +61,7 @@ static void staging_copy(void *destination, const void *source, size_t bytes)
     memcpy(destination, source, bytes);
 }
 
-/* The first chunk size for a transfer of bytes: a quarter of it, within [256 KiB, the staging chunk]. */
+/* The first chunk size for a transfer of bytes: a quarter of it, within [512 KiB, the staging chunk]. */
 static size_t pipeline_chunk(const cuda_backend *cuda, size_t bytes)
 {
     size_t chunk = ((bytes / 4) + (64u << 10) - 1) & ~(size_t)((64u << 10) - 1);

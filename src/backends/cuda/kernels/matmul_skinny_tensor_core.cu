@@ -84,8 +84,7 @@ struct SkinnyTensorCorePlan {
     int k_per_split; /* a multiple of SKINNY_TC_K_GRANULE; the last slice may have fewer */
 };
 
-static SkinnyTensorCorePlan plan_skinny_tensor_core(int64_t m, int64_t k, int64_t n) {
-    (void)m;
+static SkinnyTensorCorePlan plan_skinny_tensor_core(int64_t k, int64_t n) {
     SkinnyTensorCorePlan plan;
     plan.groups = (n + 15) / 16;
     int64_t splits = (SKINNY_TC_TARGET_WARPS + plan.groups - 1) / plan.groups;
@@ -255,13 +254,12 @@ static cudaError_t launch_skinny_tensor_core(const SkinnyTensorCorePlan &plan, v
 }
 
 static bool skinny_tensor_core_sizes_ok(int64_t m, int64_t k, int64_t n) {
-    return m >= 1 && m <= 16 && k >= 1 && n >= 1 && k <= INT_MAX && n <= INT_MAX - 64 &&
-           (n + 63) / 64 <= INT_MAX;
+    return m >= 1 && m <= 16 && k >= 1 && n >= 1 && k <= INT_MAX && n <= INT_MAX - 64; /* n + 63 fits an int */
 }
 
 extern "C" size_t matmul_skinny_tensor_core_workspace_bytes(int64_t m, int64_t k, int64_t n) {
     if (!skinny_tensor_core_sizes_ok(m, k, n)) return 0;
-    const SkinnyTensorCorePlan plan = plan_skinny_tensor_core(m, k, n);
+    const SkinnyTensorCorePlan plan = plan_skinny_tensor_core(k, n);
     return plan.splits > 1 ? (size_t)plan.splits * (size_t)m * (size_t)n * sizeof(float) : 0;
 }
 
@@ -271,7 +269,7 @@ extern "C" cudaError_t matmul_skinny_tensor_core_forward(void *out, const void *
     if (!skinny_tensor_core_sizes_ok(m, k, n) || !out || !a || !b || epilogue < CUDA_EPILOGUE_NONE ||
         epilogue > CUDA_EPILOGUE_BIAS_GELU_TANH || (epilogue != CUDA_EPILOGUE_NONE && !bias))
         return cudaErrorInvalidValue;
-    const SkinnyTensorCorePlan plan = plan_skinny_tensor_core(m, k, n);
+    const SkinnyTensorCorePlan plan = plan_skinny_tensor_core(k, n);
     if (plan.splits > 1 && !workspace) return cudaErrorInvalidValue;
     if (plan.splits > 65535) return cudaErrorInvalidValue; /* gridDim.y */
     float *partial = (float *)workspace;
