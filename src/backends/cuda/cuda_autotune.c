@@ -4,8 +4,9 @@
  * A shape class is (op, dtype, f32 precision, GELU form, weight layout, M class, K, N), where the M class is M itself
  * up to 16 (the skinny kernel's range, where every M behaves differently) and M rounded up to a power of
  * two above. On the first node of a class every implementation that applies runs on scratch buffers of
- * the node's own size: one warm-up, then the median of up to 9 timed runs (fewer when one run takes
- * over 2 ms, so a class costs well under a second). The fastest is kept in memory and appended to
+ * the node's own size: one warm-up, then the median of up to 9 timed samples, each a back-to-back
+ * batch of ~200 us of launches (see measure; 3 samples when one run takes over 2 ms, so a class costs
+ * well under a second). The fastest is kept in memory and appended to
  * a cache file named after the GPU and driver, read back when the backend starts, so later processes
  * skip the measurement. The measured seconds also go to the planner, scaled by M / measured M.
  */
@@ -16,7 +17,7 @@
 #include <string.h>
 
 typedef struct tuned_class {
-    char key[96];
+    char key[128];
     cuda_implementation implementation;
     double seconds;
     int64_t measured_m;
@@ -66,14 +67,14 @@ cuda_autotune *cuda_autotune_create(cuda_backend *cuda)
     cuda_autotune *autotune = calloc(1, sizeof *autotune);
     if (!autotune) return NULL;
     /* v2: cublaslt_then_gelu joined the candidates; v3: the weight layout joined the class; v4:
-     * skinny_tensor_core joined the candidates */
-    cuda_cache_path(cuda, "autotune-v4", autotune->path, sizeof autotune->path);
+     * skinny_tensor_core joined the candidates; v5: timed back to back (measure) */
+    cuda_cache_path(cuda, "autotune-v5", autotune->path, sizeof autotune->path);
     FILE *file = autotune->path[0] ? fopen(autotune->path, "r") : NULL;
     if (!file) return autotune;
-    char key[96], name[32];
+    char key[128], name[32];
     double seconds;
     long long measured_m;
-    while (fscanf(file, "%95s %31s %lf %lld", key, name, &seconds, &measured_m) == 4)
+    while (fscanf(file, "%127s %31s %lf %lld", key, name, &seconds, &measured_m) == 4)
         for (int i = 0; i < CUDA_IMPLEMENTATION_COUNT; i++)
             if (strcmp(name, cuda_implementation_name((cuda_implementation)i)) == 0 &&
                 (i != CUDA_IMPLEMENTATION_CUBLASLT || cuda->cublaslt))
@@ -92,7 +93,16 @@ void cuda_autotune_destroy(cuda_autotune *autotune)
 
 static size_t dtype_bytes(fg_dtype dtype) { return dtype == FG_F32 ? 4 : 2; }
 
-/* Median seconds of implementation on scratch buffers; negative when it fails. */
+/* Median seconds of implementation on scratch buffers; negative when it fails.
+ *
+ * Timed as the runs of a decoding loop or a resident batch meet the GPU: back to back, BATCH_SECONDS of
+ * launches between two events, the sample that time over the launches. A single launch between events
+ * also counts the GPU's idle wait for the launch itself, and that wait differs by implementation: on the
+ * H100, bf16 M=16 K=4096 N=14336, cuBLASLt timed 52-60 us alone but runs in 44.8 us back to back (PyTorch,
+ * the same run), the tensor-core skinny kernel 50-51 us alone and 46.4-47.8 back to back, so timed alone
+ * the slower one won (bench/results/h100-2026-11-27-close-calls/autotune-isolated.txt). */
+#define BATCH_SECONDS 200e-6
+#define BATCH_MOST 32
 static double measure(cuda_backend *cuda, cuda_implementation implementation, const fg_node_desc *node, void *const *scratch)
 {
     cudaStream_t stream = cuda->compute.stream;
@@ -101,18 +111,24 @@ static double measure(cuda_backend *cuda, cuda_implementation implementation, co
     cudaEventCreate(&start);
     cudaEventCreate(&stop);
     double times[9];
-    int runs = 0, limit = 9;
+    int runs = 0, limit = 9, batch = 1;
     cudaError_t result = cuda_matmul_run(cuda, implementation, node, scratch[0], scratch[1], scratch[2], scratch[3], error, sizeof error);
     if (result == cudaSuccess) result = cudaStreamSynchronize(stream);
     while (result == cudaSuccess && runs < limit) {
         cudaEventRecord(start, stream);
-        result = cuda_matmul_run(cuda, implementation, node, scratch[0], scratch[1], scratch[2], scratch[3], error, sizeof error);
+        for (int b = 0; b < batch && result == cudaSuccess; b++)
+            result = cuda_matmul_run(cuda, implementation, node, scratch[0], scratch[1], scratch[2], scratch[3], error, sizeof error);
         cudaEventRecord(stop, stream);
         if (result == cudaSuccess) result = cudaEventSynchronize(stop);
         float milliseconds = 0;
         cudaEventElapsedTime(&milliseconds, start, stop);
-        times[runs++] = milliseconds * 1e-3;
-        if (runs == 1 && milliseconds > 2.0f) limit = 3;
+        double seconds = milliseconds * 1e-3 / batch;
+        if (batch == 1 && result == cudaSuccess) { /* the first sample sizes the batch, and is not kept */
+            batch = seconds >= BATCH_SECONDS ? 1 : seconds * BATCH_MOST <= BATCH_SECONDS ? BATCH_MOST : (int)(BATCH_SECONDS / seconds) + 1;
+            if (seconds > 2e-3) limit = 3;
+            if (batch > 1) continue;
+        }
+        times[runs++] = seconds;
     }
     cudaEventDestroy(start);
     cudaEventDestroy(stop);
@@ -177,11 +193,17 @@ fg_status cuda_autotune_choose(cuda_backend *cuda, const fg_node_desc *node, cud
     for (int i = 0; forced && i < CUDA_IMPLEMENTATION_COUNT; i++)
         if (strcmp(forced, cuda_implementation_name((cuda_implementation)i)) == 0 &&
             cuda_implementation_applies(cuda, (cuda_implementation)i, node)) {
-            *out = (cuda_implementation)i;
+            *out = (cuda_implementation)i; /* unmeasured: the planner falls back on the cost figures */
             return FG_OK;
         }
+    return cuda_autotune_measured(cuda, node, out, out_seconds);
+}
+
+fg_status cuda_autotune_measured(cuda_backend *cuda, const fg_node_desc *node, cuda_implementation *out, double *out_seconds)
+{
+    *out_seconds = 0;
     if (!cuda->autotune) return cuda_fail(cuda, FG_ERR_OUT_OF_MEMORY, "[cuda autotune] not initialised (out of host memory)");
-    char key[96];
+    char key[128];
     class_key(node, key, sizeof key);
     tuned_class *entry = NULL;
     for (int i = 0; i < cuda->autotune->count && !entry; i++)

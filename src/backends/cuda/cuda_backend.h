@@ -142,6 +142,9 @@ void cuda_autotune_destroy(cuda_autotune *autotune);
  * seconds (0 when not measured). */
 fg_status cuda_autotune_choose(cuda_backend *cuda, const fg_node_desc *node, cuda_implementation *out,
                                double *out_seconds);
+/* The fastest measured for the node's shape class, whatever the setting forces, and its seconds. */
+fg_status cuda_autotune_measured(cuda_backend *cuda, const fg_node_desc *node, cuda_implementation *out,
+                                 double *out_seconds);
 fg_status cuda_choose_implementation(void *state, const fg_node_desc *node, char *name, size_t capacity,
                                      double *out_measured_seconds);
 

@@ -52,7 +52,9 @@ static double matmul_rate(cuda_backend *cuda, fg_dtype dtype, fg_matmul_precisio
                          .m = 2048, .k = 2048, .n = 2048};
     cuda_implementation implementation;
     double seconds = 0;
-    if (cuda_autotune_choose(cuda, &node, &implementation, &seconds) != FG_OK || seconds <= 0) return 0;
+    /* The autotuned choice even where FUSEGRAPH_CUDA_IMPLEMENTATION forces one: a forced implementation
+     * is not measured, and a rate of 0 would tell the planner this device cannot run matmuls. */
+    if (cuda_autotune_measured(cuda, &node, &implementation, &seconds) != FG_OK || seconds <= 0) return 0;
     return 2.0 * 2048 * 2048 * 2048 / seconds;
 }
 
