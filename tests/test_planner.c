@@ -314,15 +314,21 @@ static void test_context_settings(void)
  * otherwise free, kernels instant), the greedy pass sees c < L for the first two nodes and c < 2L for
  * the last (upload + download), so it keeps all three on the CPU (3c); the whole chain on the GPU
  * costs 2L. L = 1.25c makes 2L < 3c: the planner must take the uniform placement and say why. */
-/* The CPU's model estimate for an elementwise f32 node of elements (8 bytes moved each, + a launch). */
-static double cpu_elementwise_estimate(int64_t elements)
+/* The CPU's estimate for a tanh GELU of elements f32, as the planner gets it: the node measured on
+ * first use (cpu_measure.c; the same process-wide record the planner reads), else the roofline of
+ * 8 bytes an element at the CPU's bandwidth plus a launch. */
+static double cpu_gelu_estimate(int64_t elements)
 {
     fg_context *cpu_context;
     CHECK_OK(fg_context_create(&(fg_context_options){.cpu_only = 1}, &cpu_context));
     fg_device_info cpu;
     CHECK_OK(fg_context_device_info(cpu_context, 0, &cpu));
     fg_context_destroy(cpu_context);
-    return 8.0 * (double)elements / cpu.cost.memory_bytes_per_second + cpu.cost.launch_seconds;
+    fg_node_desc gelu = {.op = FG_OP_GELU, .dtype = FG_F32, .gelu_form = FG_GELU_TANH, .input_count = 1, .elements = elements};
+    char name[64];
+    double measured = 0;
+    CHECK_OK(cpu_choose_implementation(&cpu.cost, &gelu, name, sizeof name, &measured));
+    return measured > 0 ? measured : 8.0 * (double)elements / cpu.cost.memory_bytes_per_second + cpu.cost.launch_seconds;
 }
 
 /* A pretend GPU that is free but for its transfer latency (seconds a leg). */
@@ -348,7 +354,7 @@ static fg_graph *gelu_chain(int64_t elements, int count, fg_value *x, fg_value *
 static void test_whole_plan_placement(void)
 {
     const int64_t elements = 1 << 16;
-    setup s = open_latency_only_gpu(1.25 * cpu_elementwise_estimate(elements));
+    setup s = open_latency_only_gpu(1.25 * cpu_gelu_estimate(elements));
     CHECK(s.gpu > 0);
     if (s.gpu <= 0) return;
     fg_value x, y;
@@ -391,7 +397,7 @@ static void test_whole_plan_placement(void)
 static void test_close_call_is_timed(void)
 {
     const int64_t elements = 1 << 16;
-    double c = cpu_elementwise_estimate(elements);
+    double c = cpu_gelu_estimate(elements);
     for (int clear_win = 0; clear_win < 2; clear_win++) {
         setup s = open_latency_only_gpu(clear_win ? 1e-6 * c : 0.3 * c); /* two legs: 0.6 c, or 2e-6 c */
         CHECK(s.gpu > 0);

@@ -1,5 +1,5 @@
 /*
- * cpu_measure.c — measured times of small matmul-like nodes on the CPU, for the planner
+ * cpu_measure.c — measured times of small matmul-like and GELU nodes on the CPU, for the planner
  * (fg_backend_interface.choose_implementation).
  *
  * The CPU's cost figures come from a 512^3 GEMM, and a GEMM library runs small or skinny shapes far
@@ -10,8 +10,11 @@
  * the fastest of five runs on scratch buffers after a warm-up (cpu_best_of), kept for the process.
  *
  * Only nodes the roofline puts under MEASURE_BELOW_SECONDS are measured (a one-time cost of about six
- * times the node); larger ones are far from any GPU's crossover and keep the roofline. Elementwise ops
- * are streaming and the figures' bandwidth describes them; they are not measured.
+ * times the node); larger ones are far from any GPU's crossover and keep the roofline. GELU nodes are
+ * measured too: an erf or tanh an element is work the bandwidth roofline does not see (on the H100 host
+ * GELU of 100000 f32 took 53-79 us where the roofline said 4.3, so the GPU, at 60-71 us from host memory
+ * and back, was the faster, and the plan was 1.11x slower than it: bench/results/
+ * h100-2026-11-27-close-calls/routing-389598c.txt). Add is streaming, and the bandwidth describes it.
  *
  * A timing taken while other work holds the cores is not the node's cost, and kept for the process it
  * would route that shape wrongly from then on. Seen on the H100 host: a 32^3 matmul timed at 2462 us,
@@ -53,6 +56,9 @@ static pthread_mutex_t measured_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int same_shape(const measured_shape *entry, const fg_node_desc *node)
 {
+    if (node->op == FG_OP_GELU) /* kept with m = the element count */
+        return entry->op == FG_OP_GELU && entry->dtype == node->dtype && entry->gelu_form == node->gelu_form &&
+               entry->m == node->elements;
     return entry->op == node->op && entry->dtype == node->dtype && entry->weight_layout == node->weight_layout &&
            entry->m == node->m && entry->k == node->k && entry->n == node->n &&
            (node->op != FG_OP_FUSED_MATMUL_ADD_GELU || entry->gelu_form == node->gelu_form);
@@ -86,6 +92,7 @@ static double time_node(const fg_node_desc *node)
 {
     size_t element = node->dtype == FG_F32 ? 4 : 2;
     int64_t counts[4] = {node->m * node->k, node->k * node->n, node->n, node->m * node->n};
+    if (node->op == FG_OP_GELU) counts[0] = counts[3] = node->elements, counts[1] = counts[2] = 1;
     node_run run = {node, {NULL, NULL, NULL, NULL}};
     int ok = 1;
     for (int i = 0; i < 4 && ok; i++) {
@@ -114,6 +121,7 @@ double cpu_node_roofline_seconds(const fg_cost_figures *figures, const fg_node_d
     double element = node->dtype == FG_F32 ? 4 : 10;
     int64_t bias = node->op == FG_OP_MATMUL ? 0 : node->n;
     double bytes = element * (double)(node->m * node->k + node->k * node->n + node->m * node->n + bias);
+    if (node->op == FG_OP_GELU) bytes = element * 2.0 * (double)node->elements;
     double memory = figures->memory_bytes_per_second > 0 ? bytes / figures->memory_bytes_per_second : 0;
     return (compute > memory ? compute : memory) + figures->launch_seconds;
 }
@@ -130,10 +138,11 @@ fg_status cpu_choose_implementation(void *state, const fg_node_desc *node, char 
     *out_measured_seconds = 0;
     if (!fg_op_is_matmul_like(node->op)) {
         snprintf(name, capacity, "%s", cpu_has_avx2() ? "AVX2" : "scalar");
-        return FG_OK;
+        if (node->op != FG_OP_GELU) return FG_OK;
+    } else {
+        snprintf(name, capacity, "%s", matmul_library_name());
     }
-    snprintf(name, capacity, "%s", matmul_library_name());
-    if (compute_seconds(figures, node) >= MEASURE_BELOW_SECONDS || !cpu_supports_node(node)) return FG_OK;
+    if (cpu_node_roofline_seconds(figures, node) >= MEASURE_BELOW_SECONDS || !cpu_supports_node(node)) return FG_OK;
     /* One lock around lookup and measurement: two threads planning the same shape measure it once, and
      * timings are not disturbed by each other. */
     pthread_mutex_lock(&measured_lock);
@@ -146,18 +155,20 @@ fg_status cpu_choose_implementation(void *state, const fg_node_desc *node, char 
     double seconds = time_node(node);
     double roofline = cpu_node_roofline_seconds(figures, node);
     if (seconds > 0 && !cpu_timing_plausible(seconds, roofline)) {
+        char shape[80];
+        if (node->op == FG_OP_GELU) snprintf(shape, sizeof shape, "%lld elements", (long long)node->elements);
+        else snprintf(shape, sizeof shape, "m=%lld k=%lld n=%lld", (long long)node->m, (long long)node->k, (long long)node->n);
         fg_log(FG_LOG_INFO,
-               "[cpu] %s %s m=%lld k=%lld n=%lld timed at %.1f us, over %.1f us (%.0fx its %.1f us roofline + %.0f us): "
+               "[cpu] %s %s %s timed at %.1f us, over %.1f us (%.0fx its %.1f us roofline + %.0f us): "
                "taken as disturbed by other work on the cores; not kept, the roofline is used",
-               fg_op_name(node->op), fg_dtype_name(node->dtype), (long long)node->m, (long long)node->k, (long long)node->n,
-               seconds * 1e6, (PLAUSIBLE_FACTOR * roofline + PLAUSIBLE_SLACK_SECONDS) * 1e6, PLAUSIBLE_FACTOR,
+               fg_op_name(node->op), fg_dtype_name(node->dtype), shape, seconds * 1e6, (PLAUSIBLE_FACTOR * roofline + PLAUSIBLE_SLACK_SECONDS) * 1e6, PLAUSIBLE_FACTOR,
                roofline * 1e6, PLAUSIBLE_SLACK_SECONDS * 1e6);
         seconds = 0;
     }
     if (seconds > 0) {
         int slot = measured_count < MEASURED_SHAPES ? measured_count++ : (next_replaced++ % MEASURED_SHAPES);
-        measured[slot] =
-            (measured_shape){node->op, node->dtype, node->gelu_form, node->weight_layout, node->m, node->k, node->n, seconds};
+        measured[slot] = (measured_shape){node->op, node->dtype, node->gelu_form, node->weight_layout,
+                                          node->op == FG_OP_GELU ? node->elements : node->m, node->k, node->n, seconds};
     }
     pthread_mutex_unlock(&measured_lock);
     *out_measured_seconds = seconds;
