@@ -14,8 +14,11 @@
  * So where the decision is close, the planner times the node itself, the way fg_plan_run will run it:
  * the inputs that the run moves from host memory uploaded from host memory, the node run, its output
  * downloaded when it is a graph output, the device synchronized — host clock, one warm-up run, the median
- * of five. That time replaces the model's total for that device. The CPU's side of the comparison is
- * already measured (cpu_choose_implementation times the node on host data).
+ * of five. That time replaces the model's total for that device. The CPU is timed the same way at the
+ * same moment (on host buffers, nothing to move): its own estimate is a measurement too
+ * (cpu_choose_implementation), but one taken once per process, as the fastest of five, against a
+ * median here; on the H100 host matmul 128^3 went to CUDA in some rounds of the routing suite, 3.8x
+ * slower than on the CPU (bench/results/h100-2026-11-27-close-calls/routing-final.txt).
  *
  * "Close": the device's modeled total within a factor of CLOSE_CALL_FACTOR of the CPU's, either way, and
  * at most MEASURE_LIMIT_SECONDS (so five runs cost a plan at most ~0.1 s). A clear win either way is
@@ -65,7 +68,7 @@ static int transfer_pattern(const fg_plan *plan, const fg_node_record *node, con
         if (!(locations[input] & (1u << FG_CPU_DEVICE))) return 0;
         pattern |= 1u << i;
     }
-    if (plan->graph->values[node->output].is_output) pattern |= PATTERN_DOWNLOAD;
+    if (plan->graph->values[node->output].is_output && d != FG_CPU_DEVICE) pattern |= PATTERN_DOWNLOAD;
     *out = pattern;
     return 1;
 }

@@ -9,8 +9,8 @@
  *   transfer(n, d) = sum over inputs not where d can read them of      bytes / link bandwidth + latency
  *                    (+ the output's way back to host memory when it is a graph output and d is not the CPU)
  *   total          = max(compute, memory) + launch + transfer          (a roofline plus fixed costs)
- *                    or, where a GPU's total is within 2x of the CPU's, the node timed as a run moves
- *                    its data (plan_measure.c: the model's parts miss overheads of a real run)
+ *                    or, where a GPU's total is within 2x of the CPU's, the node timed on both as a run
+ *                    moves its data (plan_measure.c: the model's parts miss overheads of a real run)
  * where a link from host to device d costs bytes / d.host_to_device_bytes_per_second + d.latency, from
  * device e to host bytes / e.device_to_host_bytes_per_second + e.latency, and device to device both legs
  * (a backend that measured its transfers at several sizes prices each leg itself: transfer_seconds).
@@ -116,8 +116,12 @@ static void choose(fg_plan *plan, fg_plan_step *step, unsigned *locations, int u
     const fg_context *context = plan->context;
     int best = -1, candidates = 0;
     for (int d = 0; d < context->device_count; d++) estimate(plan, step, locations, d, &step->estimates[d]);
-    for (int d = 0; d < context->device_count; d++) /* needs the CPU's estimate: a second pass */
-        if (fg_plan_is_close_call(plan, step, d)) fg_plan_time_close_call(plan, step, locations, d);
+    /* Close calls are timed, the CPU too when any is: both sides of the decision measured the same way,
+     * at the same moment (plan_measure.c). Which are close is decided on the model's totals first. */
+    int close[FG_MAX_DEVICES] = {0}, any_close = 0;
+    for (int d = 0; d < context->device_count; d++) any_close |= close[d] = fg_plan_is_close_call(plan, step, d);
+    for (int d = 0; d < context->device_count && any_close; d++)
+        if (close[d] || d == FG_CPU_DEVICE) fg_plan_time_close_call(plan, step, locations, d);
     for (int d = 0; d < context->device_count; d++) {
         if (!step->estimates[d].supported) continue;
         candidates++;
