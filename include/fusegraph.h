@@ -263,8 +263,9 @@ typedef struct fg_plan_options {
     /* f32 matmul precision; FG_PRECISION_EXACT (0) by default. */
     fg_matmul_precision matmul_precision;
     /* 0 (default): where a GPU's estimate for a node is within 2x of the CPU's (a close call), the planner
-     * times the node on that GPU as a run would move its data (a warm-up and five runs, at plan creation)
-     * and decides by that time; fg_plan_explain shows both. 1: decide by the cost model alone. */
+     * times the node on that GPU and on the CPU as a run would move its data (a warm-up and five runs each,
+     * at plan creation) and decides by those times; fg_plan_explain shows them beside the model's
+     * estimates. 1: decide by the cost model alone. */
     int model_only;
 } fg_plan_options;
 

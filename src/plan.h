@@ -19,13 +19,20 @@ typedef struct fg_device_estimate {
     char implementation[96]; /* what the backend would run it with ("" when it has one way) */
 } fg_device_estimate;
 
+/* A close call's timing of a node on a device (plan_measure.c), for one pattern of transfers: the placement
+ * passes see a node's inputs in different places (host memory, or already on the device). */
+#define FG_TIMED_PATTERNS 4
+typedef struct fg_timed_round_trip {
+    unsigned pattern; /* 0: an empty slot */
+    double seconds;   /* 0: could not be timed */
+} fg_timed_round_trip;
+
 typedef struct fg_plan_step {
     int graph_node;
     fg_node_desc desc;
     int device;
     fg_device_estimate estimates[FG_MAX_DEVICES];
-    unsigned timed_pattern[FG_MAX_DEVICES]; /* plan_measure.c's cache: the transfers timed_seconds had */
-    double timed_seconds[FG_MAX_DEVICES];
+    fg_timed_round_trip timed[FG_MAX_DEVICES][FG_TIMED_PATTERNS]; /* plan_measure.c's cache */
     char reason[192];
 } fg_plan_step;
 
@@ -43,9 +50,10 @@ struct fg_plan {
 
 /* plan_measure.c: 1 when device d's estimate for the step is close enough to the CPU's to be timed. */
 int fg_plan_is_close_call(const fg_plan *plan, const fg_plan_step *step, int d);
-/* Times the step on d as a run would move its data, given where its inputs are (locations: per value, a
- * bit per device), and makes that the estimate's total. Leaves the estimate alone when it cannot. */
-void fg_plan_time_close_call(const fg_plan *plan, fg_plan_step *step, const unsigned *locations, int d);
+/* When some device's estimate is a close call, times the step there and on the CPU as a run would move its
+ * data, given where its inputs are (locations: per value, a bit per device), and makes those times the
+ * estimates' totals; when any of them cannot be timed, leaves every estimate to the model. */
+void fg_plan_time_close_calls(const fg_plan *plan, fg_plan_step *step, const unsigned *locations);
 
 /* Builds plan->explanation from the steps. */
 fg_status fg_plan_build_explanation(fg_plan *plan);

@@ -116,12 +116,8 @@ static void choose(fg_plan *plan, fg_plan_step *step, unsigned *locations, int u
     const fg_context *context = plan->context;
     int best = -1, candidates = 0;
     for (int d = 0; d < context->device_count; d++) estimate(plan, step, locations, d, &step->estimates[d]);
-    /* Close calls are timed, the CPU too when any is: both sides of the decision measured the same way,
-     * at the same moment (plan_measure.c). Which are close is decided on the model's totals first. */
-    int close[FG_MAX_DEVICES] = {0}, any_close = 0;
-    for (int d = 0; d < context->device_count; d++) any_close |= close[d] = fg_plan_is_close_call(plan, step, d);
-    for (int d = 0; d < context->device_count && any_close; d++)
-        if (close[d] || d == FG_CPU_DEVICE) fg_plan_time_close_call(plan, step, locations, d);
+    /* Close calls are timed, the CPU too: both sides measured the same way at the same moment. */
+    fg_plan_time_close_calls(plan, step, locations);
     for (int d = 0; d < context->device_count; d++) {
         if (!step->estimates[d].supported) continue;
         candidates++;
@@ -150,9 +146,13 @@ static void choose(fg_plan *plan, fg_plan_step *step, unsigned *locations, int u
                 (second < 0 || step->estimates[d].total < step->estimates[second].total))
                 second = d;
         const fg_device_estimate *b = &step->estimates[best], *s = &step->estimates[second];
-        snprintf(step->reason, sizeof step->reason, "%s is cheapest: %.1f us vs %s %.1f us (of which transfers %.1f us)",
-                 context->devices[best].info.backend, b->total * 1e6, context->devices[second].info.backend,
-                 s->total * 1e6, s->transfer * 1e6);
+        if (b->timed > 0 && s->timed > 0)
+            snprintf(step->reason, sizeof step->reason, "%s is cheapest: %.1f us vs %s %.1f us, both timed as a run moves the data",
+                     context->devices[best].info.backend, b->total * 1e6, context->devices[second].info.backend, s->total * 1e6);
+        else
+            snprintf(step->reason, sizeof step->reason, "%s is cheapest: %.1f us vs %s %.1f us (of which transfers %.1f us)",
+                     context->devices[best].info.backend, b->total * 1e6, context->devices[second].info.backend,
+                     s->total * 1e6, s->transfer * 1e6);
     }
     step->device = best;
     if (best < 0) return;

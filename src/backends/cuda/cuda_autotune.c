@@ -5,8 +5,8 @@
  * up to 16 (the skinny kernel's range, where every M behaves differently) and M rounded up to a power of
  * two above. On the first node of a class every implementation that applies runs on scratch buffers of
  * the node's own size: one warm-up, then the median of up to 9 timed samples, each a back-to-back
- * batch of ~200 us of launches (see measure; 3 samples when one run takes over 2 ms, so a class costs
- * well under a second). The fastest is kept in memory and appended to
+ * batch of launches, ~200 us of them or 32, whichever is fewer (see measure; 3 samples when one run
+ * takes over 2 ms, so a class costs well under a second). The fastest is kept in memory and appended to
  * a cache file named after the GPU and driver, read back when the backend starts, so later processes
  * skip the measurement. The measured seconds also go to the planner, scaled by M / measured M.
  */
@@ -96,11 +96,11 @@ static size_t dtype_bytes(fg_dtype dtype) { return dtype == FG_F32 ? 4 : 2; }
 /* Median seconds of implementation on scratch buffers; negative when it fails.
  *
  * Timed as the runs of a decoding loop or a resident batch meet the GPU: back to back, BATCH_SECONDS of
- * launches between two events, the sample that time over the launches. A single launch between events
- * also counts the GPU's idle wait for the launch itself, and that wait differs by implementation: on the
- * H100, bf16 M=16 K=4096 N=14336, cuBLASLt timed 52-60 us alone but runs in 44.8 us back to back (PyTorch,
- * the same run), the tensor-core skinny kernel 50-51 us alone and 46.4-47.8 back to back, so timed alone
- * the slower one won (bench/results/h100-2026-11-27-close-calls/autotune-isolated.txt). */
+ * launches (at most BATCH_MOST) between two events, the sample that time over the launches. A single
+ * launch between events also counts the GPU's idle wait for the launch itself, and that wait differs by
+ * implementation: on the H100, bf16 M=16 K=4096 N=14336, cuBLASLt timed 52-60 us alone but 44.8-45.7 us
+ * back to back, the tensor-core skinny kernel 50-51 us alone and 46.4-48.1 back to back, so timed alone
+ * the slower one won (bench/results/h100-2026-11-27-close-calls/autotune-*.txt). */
 #define BATCH_SECONDS 200e-6
 #define BATCH_MOST 32
 static double measure(cuda_backend *cuda, cuda_implementation implementation, const fg_node_desc *node, void *const *scratch)

@@ -10,15 +10,19 @@
  *   ops=matmul+add    only these ops are supported (default: all; read at every call)
  *   fail=run|upload|download|allocate|sync[+...]   these calls fail (read at every call)
  *   fail_op=NAME      with fail=run: only nodes of this op fail
+ *   run_delay=SECONDS each run takes at least this much longer (read at every call): a slow device
  *   create=fail       create() fails, with a reason
  * Tests change $FUSEGRAPH_TESTGPU between calls to script failures.
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include "../../backend.h"
 #include "../cpu/cpu_dispatch.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct testgpu {
     const fg_backend_host *host;
@@ -176,6 +180,12 @@ static fg_status testgpu_run(void *state, const fg_node_desc *node, void *const 
             /* Like a real device that dies mid-kernel: the output is garbage, not untouched. */
             memset(output, 0xff, 4);
             return status;
+        }
+    }
+    double delay = number_option(gpu, "run_delay", 0);
+    if (delay > 0) {
+        struct timespec wait = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
+        while (nanosleep(&wait, &wait) != 0 && errno == EINTR) {
         }
     }
     return cpu_run_node(node, inputs, output);
