@@ -184,7 +184,7 @@ static double timed_seconds(const fg_plan *plan, fg_plan_step *step, const unsig
     fg_timed_round_trip *cache = step->timed[d];
     for (int i = 0; i < FG_TIMED_PATTERNS; i++)
         if (cache[i].pattern == pattern) return cache[i].seconds;
-    int slot = 0; /* the first free slot, else the first: patterns per node are few */
+    int slot = 0; /* the first free slot, else the last: patterns per node are few */
     while (slot < FG_TIMED_PATTERNS - 1 && cache[slot].pattern) slot++;
     cache[slot].pattern = pattern;
     cache[slot].seconds = time_round_trip(plan, step, pattern, d);
