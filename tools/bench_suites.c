@@ -156,15 +156,15 @@ int bench_routing_suite(fg_context *context, const tool_bench_options *options, 
         char shape[48];
         if (strcmp(c->op, "add") == 0 || strcmp(c->op, "gelu") == 0) snprintf(shape, sizeof shape, "%lld", (long long)c->n);
         else snprintf(shape, sizeof shape, "%lldx%lldx%lld", (long long)c->m, (long long)c->k, (long long)c->n);
-        char same[96] = "";
+        char same[160] = "";
         double own_ratio = median_of(own_ratio_rounds, ROUTING_ROUNDS);
         if (own_ratio > worst_own) worst_own = own_ratio;
         if (same_as_gpu == ROUTING_ROUNDS || same_as_cpu == ROUTING_ROUNDS)
             snprintf(same, sizeof same, "  = all-%s plan (its own timings: %.2fx)", same_as_gpu ? info.backend : "cpu",
                      own_ratio);
         else if (same_as_gpu + same_as_cpu)
-            snprintf(same, sizeof same, "  = a forced plan in %d of %d rounds (its own timings: %.2fx)",
-                     same_as_gpu + same_as_cpu, ROUTING_ROUNDS, own_ratio);
+            snprintf(same, sizeof same, "  = all-cpu in %d, all-%s in %d of %d rounds (its own timings: %.2fx)", same_as_cpu,
+                     info.backend, same_as_gpu, ROUTING_ROUNDS, own_ratio);
         printf("%-22s %-16s %12.4f %12.4f %12.4f %9.2fx%s%s\n", c->op, shape, cpu, on_gpu, chosen, ratio, same,
                ratio > 1.10 ? "  (over 1.10)" : "");
         /* A miss shows what the planner chose and why, with the estimates it compared. */
