@@ -33,6 +33,8 @@ void fg_aligned_free(void *pointer);
 
 /* Monotonic seconds. */
 double fg_now_seconds(void);
+/* The median of count seconds (the mean of the middle two for an even count); sorts values. */
+double fg_median_seconds(double *values, int count);
 
 /* MatMul and the fused nodes built on it: the ops with M, K, N and 2 M K N FLOPs. */
 static inline int fg_op_is_matmul_like(fg_op op)

@@ -48,11 +48,9 @@ struct fg_plan {
     char placement_note[192]; /* "" or why the whole plan went to one device (planner.c) */
 };
 
-/* plan_measure.c: 1 when device d's estimate for the step is close enough to the CPU's to be timed. */
-int fg_plan_is_close_call(const fg_plan *plan, const fg_plan_step *step, int d);
-/* When some device's estimate is a close call, times the step there and on the CPU as a run would move its
- * data, given where its inputs are (locations: per value, a bit per device), and makes those times the
- * estimates' totals; when any of them cannot be timed, leaves every estimate to the model. */
+/* plan_measure.c: when some device's estimate is a close call, times the step there and on the CPU as a
+ * run would move its data, given where its inputs are (locations: per value, a bit per device), and makes
+ * those times the estimates' totals; when any of them cannot be timed, leaves every estimate to the model. */
 void fg_plan_time_close_calls(const fg_plan *plan, fg_plan_step *step, const unsigned *locations);
 
 /* Builds plan->explanation from the steps. */

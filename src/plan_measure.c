@@ -47,13 +47,8 @@
 #define MEASURE_LIMIT_SECONDS 0.02
 #define MEASURE_RUNS 5
 
-static int compare_seconds(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-int fg_plan_is_close_call(const fg_plan *plan, const fg_plan_step *step, int d)
+/* 1 when device d's estimate for the step is close enough to the CPU's to be timed. */
+static int is_close_call(const fg_plan *plan, const fg_plan_step *step, int d)
 {
     const fg_device_estimate *device = &step->estimates[d], *cpu = &step->estimates[FG_CPU_DEVICE];
     if (plan->options.model_only || plan->options.use_forced_device || d == FG_CPU_DEVICE) return 0;
@@ -65,6 +60,15 @@ int fg_plan_is_close_call(const fg_plan *plan, const fg_plan_step *step, int d)
 #define PATTERN_SET (1u << 31)      /* a pattern is never 0, so an empty cache slot matches none */
 #define PATTERN_DOWNLOAD (1u << 30) /* the output goes back to host memory */
 
+/* The first of the node's inputs that is the same value as input i (i itself unless, as in x + x, an
+ * earlier input reads it too): a run moves and holds that value once. */
+static int first_use(const fg_node_record *node, int i)
+{
+    for (int j = 0; j < i; j++)
+        if (node->inputs[j] == node->inputs[i]) return j;
+    return i;
+}
+
 /* Into *out: which of the node's inputs a run moves from host memory to d (bit i; an input read twice,
  * as in x + x, moves once: the first), | PATTERN_DOWNLOAD when its output goes back, | PATTERN_SET.
  * 0 when an input would come from another device. */
@@ -75,9 +79,7 @@ static int transfer_pattern(const fg_plan *plan, const fg_node_record *node, con
     for (int i = 0; i < node->input_count; i++) {
         fg_value input = node->inputs[i];
         int resident = plan->options.constants_resident && plan->graph->values[input].kind == FG_VALUE_CONSTANT;
-        int repeated = 0;
-        for (int j = 0; j < i; j++) repeated |= node->inputs[j] == input;
-        if (resident || repeated || (locations[input] & (1u << d))) continue;
+        if (resident || first_use(node, i) < i || (locations[input] & (1u << d))) continue;
         if (!(locations[input] & (1u << FG_CPU_DEVICE))) return 0;
         pattern |= 1u << i;
     }
@@ -133,9 +135,7 @@ static double time_round_trip(const fg_plan *plan, const fg_plan_step *step, uns
     for (int i = 0; i < node->input_count && status == FG_OK; i++) {
         const fg_value_record *value = &plan->graph->values[node->inputs[i]];
         trip.sources[i] = value->kind == FG_VALUE_CONSTANT ? value->constant_data : host;
-        int first = i;
-        for (int j = 0; j < i; j++)
-            if (node->inputs[j] == node->inputs[i] && first == i) first = j;
+        int first = first_use(node, i);
         if (first < i) { /* x + x: one buffer, as the executor has */
             trip.buffers[i] = trip.buffers[first];
             continue;
@@ -158,11 +158,8 @@ static double time_round_trip(const fg_plan *plan, const fg_plan_step *step, uns
         snprintf(reason, sizeof reason, "%s", device->interface->last_error(device->state));
         (void)device->interface->synchronize(device->state); /* nothing may still use the buffers */
     }
-    for (int i = 0; i < node->input_count; i++) {
-        int alias = 0;
-        for (int j = 0; j < i; j++) alias |= trip.buffers[j] == trip.buffers[i];
-        if (trip.buffers[i] && !alias) fg_pool_release(device->pool, trip.buffers[i]);
-    }
+    for (int i = 0; i < node->input_count; i++)
+        if (trip.buffers[i] && first_use(node, i) == i) fg_pool_release(device->pool, trip.buffers[i]);
     if (trip.output) fg_pool_release(device->pool, trip.output);
     free(host);
     free(trip.downloaded);
@@ -171,8 +168,7 @@ static double time_round_trip(const fg_plan *plan, const fg_plan_step *step, uns
                device->info.backend, reason[0] ? reason : fg_last_error());
         return 0;
     }
-    qsort(seconds, MEASURE_RUNS, sizeof *seconds, compare_seconds);
-    return seconds[MEASURE_RUNS / 2];
+    return fg_median_seconds(seconds, MEASURE_RUNS);
 }
 
 /* The step's timing on d for the transfers of locations (from the step's cache, or timed now); 0 when it
@@ -195,7 +191,7 @@ void fg_plan_time_close_calls(const fg_plan *plan, fg_plan_step *step, const uns
 {
     const int devices = plan->context->device_count;
     int close[FG_MAX_DEVICES] = {0}, any = 0;
-    for (int d = 0; d < devices; d++) any |= close[d] = fg_plan_is_close_call(plan, step, d);
+    for (int d = 0; d < devices; d++) any |= close[d] = is_close_call(plan, step, d);
     if (!any) return;
     close[FG_CPU_DEVICE] = 1;
     /* All or nothing: a timed total beside a modeled one would compare a run's cost with the model's

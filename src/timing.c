@@ -24,6 +24,12 @@ static int compare_seconds(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+double fg_median_seconds(double *values, int count)
+{
+    qsort(values, (size_t)count, sizeof *values, compare_seconds);
+    return count % 2 ? values[count / 2] : 0.5 * (values[count / 2 - 1] + values[count / 2]);
+}
+
 /* Uploads the bound inputs to the devices whose steps read them; records them in plan->resident. */
 static fg_status upload_inputs(fg_plan *plan, const fg_binding *inputs, int input_count, unsigned char *uploaded)
 {
@@ -108,8 +114,7 @@ fg_status fg_plan_time(fg_plan *plan, const fg_binding *inputs, int input_count,
         status = fg_plan_execute(plan, inputs, input_count, outputs, output_count, FG_EXECUTE_OUTPUTS_TO_HOST, NULL);
     release_inputs(plan, uploaded);
     if (status == FG_OK) {
-        qsort(times, (size_t)repeats, sizeof *times, compare_seconds);
-        *out_median_seconds = repeats % 2 ? times[repeats / 2] : 0.5 * (times[repeats / 2 - 1] + times[repeats / 2]);
+        *out_median_seconds = fg_median_seconds(times, repeats);
     }
     free(times), free(uploaded);
     return status;

@@ -47,7 +47,7 @@ typedef struct measured_shape {
     fg_dtype dtype;
     fg_gelu_form gelu_form;
     fg_weight_layout weight_layout; /* the layouts run different GEMM code (oneDNN "ab" / "ba", ...) */
-    int64_t m, k, n;
+    int64_t m, k, n, elements;      /* a GELU has only elements (m, k, n 0) */
     double seconds;
 } measured_shape;
 
@@ -57,12 +57,10 @@ static pthread_mutex_t measured_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int same_shape(const measured_shape *entry, const fg_node_desc *node)
 {
-    if (node->op == FG_OP_GELU) /* kept with m = the element count */
-        return entry->op == FG_OP_GELU && entry->dtype == node->dtype && entry->gelu_form == node->gelu_form &&
-               entry->m == node->elements;
+    int gelu = node->op == FG_OP_GELU || node->op == FG_OP_FUSED_MATMUL_ADD_GELU;
     return entry->op == node->op && entry->dtype == node->dtype && entry->weight_layout == node->weight_layout &&
-           entry->m == node->m && entry->k == node->k && entry->n == node->n &&
-           (node->op != FG_OP_FUSED_MATMUL_ADD_GELU || entry->gelu_form == node->gelu_form);
+           entry->m == node->m && entry->k == node->k && entry->n == node->n && entry->elements == node->elements &&
+           (!gelu || entry->gelu_form == node->gelu_form);
 }
 
 /* Fills bytes with a small non-zero value of dtype (1/64), so no input is zeros or denormal. */
@@ -175,7 +173,7 @@ fg_status cpu_choose_implementation(void *state, const fg_node_desc *node, char 
     if (seconds > 0) {
         int slot = measured_count < MEASURED_SHAPES ? measured_count++ : (next_replaced++ % MEASURED_SHAPES);
         measured[slot] = (measured_shape){node->op, node->dtype, node->gelu_form, node->weight_layout,
-                                          node->op == FG_OP_GELU ? node->elements : node->m, node->k, node->n, seconds};
+                                          node->m, node->k, node->n, node->elements, seconds};
     }
     pthread_mutex_unlock(&measured_lock);
     *out_measured_seconds = seconds;
