@@ -18,16 +18,50 @@
 
 typedef struct tuned_class {
     char key[128];
+    uint64_t hash; /* of key: most lookups compare this alone */
     cuda_implementation implementation;
     double seconds;
     int64_t measured_m;
 } tuned_class;
 
+/* Every matmul run looks its class up (cuda_matmul.c), and a cache file that has served many shapes holds
+ * thousands of classes: a linear scan of their keys cost more host time than a small matmul takes on the
+ * GPU. So the classes are indexed by an open-addressing table of their hashes (slots: a power of two, at
+ * most half full; a slot holds index + 1, 0 when empty). */
 struct cuda_autotune {
     tuned_class *classes;
     int count, capacity;
+    int *slots;
+    size_t slot_count;
     char path[1024];
 };
+
+static uint64_t key_hash(const char *key)
+{
+    uint64_t hash = 14695981039346656037ull; /* FNV-1a */
+    for (; *key; key++) hash = (hash ^ (unsigned char)*key) * 1099511628211ull;
+    return hash;
+}
+
+/* Inserts classes[index] into the table; the table has a free slot. */
+static void index_class(cuda_autotune *autotune, int index)
+{
+    size_t mask = autotune->slot_count - 1, slot = autotune->classes[index].hash & mask;
+    while (autotune->slots[slot]) slot = (slot + 1) & mask;
+    autotune->slots[slot] = index + 1;
+}
+
+static tuned_class *find_class(const cuda_autotune *autotune, const char *key)
+{
+    if (!autotune->slot_count) return NULL;
+    uint64_t hash = key_hash(key);
+    size_t mask = autotune->slot_count - 1;
+    for (size_t slot = hash & mask; autotune->slots[slot]; slot = (slot + 1) & mask) {
+        tuned_class *entry = &autotune->classes[autotune->slots[slot] - 1];
+        if (entry->hash == hash && strcmp(entry->key, key) == 0) return entry;
+    }
+    return NULL;
+}
 
 static int64_t m_class(int64_t m)
 {
@@ -44,18 +78,32 @@ static void class_key(const fg_node_desc *node, char *key, size_t capacity)
              (int)node->weight_layout, (long long)m_class(node->m), (long long)node->k, (long long)node->n);
 }
 
+/* Adds a class, or updates it where the key is known (a cache file may name a class twice: the last wins). */
 static tuned_class *remember(cuda_autotune *autotune, const char *key, cuda_implementation implementation, double seconds,
                              int64_t measured_m)
 {
-    if (autotune->count == autotune->capacity) {
-        int capacity = autotune->capacity ? autotune->capacity * 2 : 64;
-        tuned_class *grown = realloc(autotune->classes, sizeof *grown * (size_t)capacity);
-        if (!grown) return NULL;
-        autotune->classes = grown;
-        autotune->capacity = capacity;
+    tuned_class *entry = find_class(autotune, key);
+    if (!entry) {
+        if (autotune->count == autotune->capacity) {
+            int capacity = autotune->capacity ? autotune->capacity * 2 : 64;
+            tuned_class *grown = realloc(autotune->classes, sizeof *grown * (size_t)capacity);
+            int *slots = calloc((size_t)capacity * 2, sizeof *slots);
+            if (grown) autotune->classes = grown;
+            if (!grown || !slots) {
+                free(slots);
+                return NULL;
+            }
+            free(autotune->slots);
+            autotune->slots = slots;
+            autotune->slot_count = (size_t)capacity * 2;
+            autotune->capacity = capacity;
+            for (int i = 0; i < autotune->count; i++) index_class(autotune, i);
+        }
+        entry = &autotune->classes[autotune->count];
+        snprintf(entry->key, sizeof entry->key, "%s", key);
+        entry->hash = key_hash(entry->key);
+        index_class(autotune, autotune->count++);
     }
-    tuned_class *entry = &autotune->classes[autotune->count++];
-    snprintf(entry->key, sizeof entry->key, "%s", key);
     entry->implementation = implementation;
     entry->seconds = seconds;
     entry->measured_m = measured_m;
@@ -88,6 +136,7 @@ void cuda_autotune_destroy(cuda_autotune *autotune)
 {
     if (!autotune) return;
     free(autotune->classes);
+    free(autotune->slots);
     free(autotune);
 }
 
@@ -205,9 +254,7 @@ fg_status cuda_autotune_measured(cuda_backend *cuda, const fg_node_desc *node, c
     if (!cuda->autotune) return cuda_fail(cuda, FG_ERR_OUT_OF_MEMORY, "[cuda autotune] not initialised (out of host memory)");
     char key[128];
     class_key(node, key, sizeof key);
-    tuned_class *entry = NULL;
-    for (int i = 0; i < cuda->autotune->count && !entry; i++)
-        if (strcmp(cuda->autotune->classes[i].key, key) == 0) entry = &cuda->autotune->classes[i];
+    tuned_class *entry = find_class(cuda->autotune, key);
     if (!entry) {
         fg_status status = tune(cuda, node, key, &entry);
         if (status == FG_ERR_OUT_OF_MEMORY && !cuda->broken) {
