@@ -224,6 +224,7 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-seed", action="store_true")
     parser.add_argument("--skip-linear", action="store_true")
+    parser.add_argument("--size", type=int, default=None, help="linear suite: only this M (fusegraph bench --size)")
     parser.add_argument("--markdown", help="also write the tables as Markdown here")
     parser.add_argument("--json", help="write everything measured here")
     args = parser.parse_args()
@@ -240,7 +241,8 @@ def main():
         if out["seed"]["copy_100M_ms"]:
             lines.append(f"\ndevice-to-device copy of 100M f32 (PyTorch): {out['seed']['copy_100M_ms']:.3f} ms")
     if not args.skip_linear:
-        rows, checks = linear_suite(args.fusegraph, extra, args.quick, out)
+        size = ["--size", str(args.size)] if args.size else []
+        rows, checks = linear_suite(args.fusegraph, extra + size, args.quick, out)
         all_checks += checks
         lines += ["", "| device | shape | ours tanh ms | cuBLASLt epilogue ms | ours/cuBLASLt | ours exact ms | eager exact ms | eager tanh ms |",
                   "|---|---|---|---|---|---|---|---|"]
