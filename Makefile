@@ -17,12 +17,14 @@ bench: build
 	$(BUILD)/fusegraph info
 	$(BUILD)/fusegraph bench $(BENCH_ARGS)
 
-# AddressSanitizer + UndefinedBehaviorSanitizer build of the tests (CI runs it). Without the CUDA module:
+# AddressSanitizer + UndefinedBehaviorSanitizer build of the tests (CI runs it), reading the measurements
+# that `make test` left in the main build's test cache (the Vulkan tiles on lavapipe: minutes). Without the CUDA module:
 # on a machine without a GPU it cannot get past create(), and ASan and the CUDA runtime do not mix; on
 # the GPU its memory is checked by compute-sanitizer instead.
 sanitize:
 	@scripts/install-dependencies.sh
-	cmake -S . -B $(BUILD)-sanitize -DCMAKE_BUILD_TYPE=Debug -DFUSEGRAPH_WERROR=ON -DFUSEGRAPH_SANITIZE=ON -DFUSEGRAPH_CUDA=OFF
+	cmake -S . -B $(BUILD)-sanitize -DCMAKE_BUILD_TYPE=Debug -DFUSEGRAPH_WERROR=ON -DFUSEGRAPH_SANITIZE=ON -DFUSEGRAPH_CUDA=OFF \
+	  -DFUSEGRAPH_TEST_CACHE=$(abspath $(BUILD))/test-cache
 	cmake --build $(BUILD)-sanitize -j$(JOBS)
 	cd $(BUILD)-sanitize && ctest --output-on-failure
 
