@@ -12,7 +12,8 @@ for variant in $variants; do
   rm -rf "$cache"
   for pass in fresh "with 5000 more classes"; do
     if [[ $pass != fresh ]]; then
-      file=$(ls "$cache"/fusegraph/cuda-*-autotune-v5.txt)
+      file=$(ls "$cache"/fusegraph/cuda-*-autotune-v5.txt 2>/dev/null)
+      [[ -f $file ]] || { echo "no CUDA autotune file in $cache/fusegraph (did the fresh pass run on CUDA?)" >&2; exit 1; }
       # keys as the real ones (a long shared prefix), before them in the file: a scan meets them first
       { for i in $(seq 5000); do
           echo "op4-dtype$((i % 3))-precision0-gelu1-layout1-m$((1 + i % 16))-k$((768 + i))-n3072 cublaslt 1e-05 1"
@@ -21,6 +22,6 @@ for variant in $variants; do
     fi
     echo "== $variant, $pass"
     XDG_CACHE_HOME=$cache FUSEGRAPH_BACKEND_PATH=$PWD/.gpu-bundle/variants/$variant .gpu-bundle/run \
-      ./fusegraph bench --suite linear --size 1 --device 1 2>&1 | grep -E "^cuda +nk .* (768|4096) " | awk '{print $7, $8, $9, $4, $5, $6, $10, $13}'
+      ./fusegraph bench --suite linear --size 1 --device 1 2>&1 | grep -E "^cuda +nk .* (768|4096) " | awk '{printf "%s %s %s %s %s %s %s", $7, $8, $9, $4, $5, $6, $10; for (i = 12; i <= NF; i++) printf " %s", $i; print ""}'
   done
 done

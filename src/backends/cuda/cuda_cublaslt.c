@@ -19,10 +19,12 @@
  * Descriptors and the algorithm are cached per (m, k, n, weight layout, dtype, precision, epilogue): the heuristic
  * query costs tens of microseconds, comparable to a small matmul. The heuristic's first answer is not
  * always its fastest (on the H100 we measured TF32 and K=768 shapes 10-20% behind PyTorch's call of the
- * same library), so on a shape's first use we time up to HEURISTIC_CANDIDATES of its answers on the
- * caller's own buffers (choose_fastest) and keep the fastest: a one-time cost of 7 x HEURISTIC_CANDIDATES
- * (16) runs of that shape, or batches of ~200 us where a run is shorter (about 0.1 s for M=8192, K=768,
- * N=3072 in f32; 5 x 16 runs for shapes of over 2 ms a run).
+ * same library), so when a plan is made we time up to HEURISTIC_CANDIDATES of its answers on the
+ * caller's own buffers (choose_fastest) and keep the fastest: 16 x 7 runs of that shape (16 x 5 where a
+ * candidate runs over 2 ms), or where a run is under 200 us, 16 x (2 runs + 5 batches of ~200 us), about
+ * 16 ms; about 0.1 s for M=8192, K=768, N=3072 in f32. That is paid per plan, and a plan is one exact
+ * (M, K, N, ...) among the PLAN_CACHE_SIZE most recently used: a workload whose M keeps changing pays it
+ * for every new M (not yet shared across an M class, as the implementation choice is in cuda_autotune.c).
  */
 #include "cuda_backend.h"
 
