@@ -143,7 +143,8 @@ fg_status cpu_choose_implementation(void *state, const fg_node_desc *node, char 
     }
     /* Matmuls by their compute alone (a memory-bound skinny one, bf16 1 x 4096 x 14336, has a roofline of
      * ~4.6 ms of widening traffic and still wants measuring), GELUs by their bytes. */
-    double size_seconds = node->op == FG_OP_GELU ? cpu_node_roofline_seconds(figures, node) : compute_seconds(figures, node);
+    double roofline = cpu_node_roofline_seconds(figures, node);
+    double size_seconds = node->op == FG_OP_GELU ? roofline : compute_seconds(figures, node);
     if (size_seconds >= MEASURE_BELOW_SECONDS || !cpu_supports_node(node)) return FG_OK;
     /* One lock around lookup and measurement: two threads planning the same shape measure it once, and
      * timings are not disturbed by each other. */
@@ -155,7 +156,6 @@ fg_status cpu_choose_implementation(void *state, const fg_node_desc *node, char 
             return FG_OK;
         }
     double seconds = time_node(node);
-    double roofline = cpu_node_roofline_seconds(figures, node);
     /* A GELU's roofline is its bytes only, and its erf or tanh take far longer: 12-18x the roofline at 100000
      * f32 on the H100 host. So its guard allows GELU_ROOFLINE_FACTOR times more. */
     double guarded_roofline = node->op == FG_OP_GELU ? GELU_ROOFLINE_FACTOR * roofline : roofline;
