@@ -231,7 +231,10 @@ static void check_all_ops(variant *variants, int variant_count)
                                                {4, 4097, 65}, {9, 1001, 300},
                                                /* whole 128 x 256 tiles with K a multiple of 32 beside edge tiles
                                                 * (the workgroup cooperative shader's two paths) */
-                                               {260, 64, 520}};
+                                               {260, 64, 520},
+                                               /* the wgmma kernel: a partial 64-wide K slice (K = 136), an odd N
+                                                * (element stores), partial tiles both ways */
+                                               {300, 136, 257}};
     const fg_dtype dtypes[] = {FG_F32, FG_F16, FG_BF16};
     /* FUSEGRAPH_TEST_QUICK (for compute-sanitizer runs, 10-100x slower): the smaller half of the sizes. */
     int quick = getenv("FUSEGRAPH_TEST_QUICK") != NULL;
@@ -383,7 +386,7 @@ int main(int argc, char **argv)
      * configuration, the cooperative-matrix shader where the device reports cooperative matrices, and each
      * workgroup-scope cooperative tile the device reports (VK_NV_cooperative_matrix2). */
     static const char *const cuda_implementations[] = {"cublaslt", "tensor_core", "simt", "skinny", "cublaslt_then_gelu",
-                                                       "skinny_tensor_core", NULL};
+                                                       "skinny_tensor_core", "warpgroup_tensor_core", NULL};
     static const char *const vulkan_tiles[] = {"32x32", "64x64", "128x128", "cooperative", "skinny", "workgroup-128x128",
                                                "workgroup-128x256", "workgroup-128x256x64q", NULL};
     int is_cuda = strcmp(backend, "cuda") == 0;

@@ -1,6 +1,7 @@
 /*
  * check_matmul_kernels.cu — correctness and speed of the tiled matmul kernels
- * (src/backends/cuda/kernels/matmul_simt.cu and matmul_tensor_core.cu), standalone: links only cudart.
+ * (src/backends/cuda/kernels/matmul_simt.cu, matmul_tensor_core.cu and, on sm_90 devices,
+ * matmul_warpgroup.cu), standalone: links only cudart.
  *
  * Build (from the repository root):
  *   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -Isrc/backends/cuda/kernels \
@@ -8,7 +9,7 @@
  *        src/backends/cuda/kernels/matmul_tensor_core.cu -lcudart -o check_matmul_kernels
  * Run: ./check_matmul_kernels [--check-only | --time-only] [--quick]
  *   Under compute-sanitizer use --check-only --quick: no timing, and only the sizes with
- *   M*K*N <= 20M (every kernel instance, boundary and alignment path is still exercised).
+ *   M*K*N <= 40M (every kernel instance, boundary and alignment path is still exercised).
  *
  * Correctness: every launcher x dtype x epilogue x size against a float64 CPU reference computed from
  * the very same (dtype-rounded) inputs, which are fresh uniform [-1, 1] values for each size and input
@@ -84,6 +85,14 @@ struct size_case {
 
 static int failures = 0, cases = 0;
 
+static int device_compute_capability() {
+    int device = 0, major = 0, minor = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+    return major * 10 + minor;
+}
+
 static void check_size(const size_case &sc) {
     const int64_t M = sc.m, K = sc.k, N = sc.n;
     for (int dtype = CUDA_DTYPE_F32; dtype <= CUDA_DTYPE_BF16; dtype++) {
@@ -114,10 +123,21 @@ static void check_size(const size_case &sc) {
         CHECK_CUDA(cudaMemcpy(dbt + off, hbt.data(), K * N * es, cudaMemcpyHostToDevice));
         CHECK_CUDA(cudaMemcpy(dbias + off, hbias.data(), N * es, cudaMemcpyHostToDevice));
 
-        for (int variant = 0; variant < 4; variant++) { /* simt (f32 only), tensor core; each with b [K, N], b [N, K] */
-            const int kernel = variant / 2, transposed = variant % 2;
+        /* simt (f32 only), tensor core; each with b [K, N], b [N, K]; then warpgroup (f16 / bf16, b [N, K] only)
+         * with its tile chosen by shape and with each tile forced */
+        for (int variant = 0; variant < 8; variant++) {
+            const int kernel = variant < 4 ? variant / 2 : 2, transposed = variant < 4 ? variant % 2 : 1;
+            const int tile = variant < 4 ? 0 : variant - 4;
             if (kernel == 0 && dtype != CUDA_DTYPE_F32) continue;
-            const char *kname = kernel == 0 ? (transposed ? "simt b^T" : "simt") : (transposed ? "tensor_core b^T" : "tensor_core");
+            if (kernel == 2 && dtype == CUDA_DTYPE_F32) continue;
+            static const char *const names[2][2] = {{"simt", "simt b^T"}, {"tensor_core", "tensor_core b^T"}};
+            static const char *const warpgroup_names[4] = {"warpgroup b^T", "warpgroup/1 b^T", "warpgroup/2 b^T", "warpgroup/3 b^T"};
+            const char *kname = kernel == 2 ? warpgroup_names[tile] : names[kernel][transposed];
+            if (kernel == 2 && (!matmul_warpgroup_applies(device_compute_capability(), M, K, N, dtype) || sc.misalign)) {
+                printf("skip  %-15s %-4s %5lld %5lld %5lld  (needs an sm_90 device, K a multiple of 8, aligned pointers)\n", kname,
+                       dtype_names[dtype], (long long)M, (long long)K, (long long)N);
+                continue;
+            }
             unsigned char *weight = transposed ? dbt : db;
             const char *dname = kernel == 1 && dtype == CUDA_DTYPE_F32 ? "tf32" : dtype_names[dtype];
             const double tol = kernel == 0 ? 1e-5 : dtype == CUDA_DTYPE_F32 ? 1e-3 : 1e-2;
@@ -129,6 +149,9 @@ static void check_size(const size_case &sc) {
                 if (kernel == 0)
                     err = matmul_simt_forward((float *)(dout + off), (const float *)(da + off), (const float *)(weight + off),
                                               (const float *)bias_ptr, M, K, N, transposed, epilogue, 0);
+                else if (kernel == 2)
+                    err = matmul_warpgroup_forward_tile(dout + off, da + off, weight + off, bias_ptr, M, K, N, dtype, epilogue,
+                                                        tile, 0);
                 else
                     err = matmul_tensor_core_forward(dout + off, da + off, weight + off, bias_ptr, M, K, N, transposed, dtype,
                                                      epilogue, 0);
@@ -168,14 +191,19 @@ static void check_size(const size_case &sc) {
 
 
 static void time_kernels() {
-    const int64_t sizes[][3] = {{4096, 4096, 4096}, {2048, 768, 3072}, {8192, 4096, 14336}};
-    printf("\nTiming: epilogue bias, cudaEvent per launch, 3 warm-ups, median of 10; TFLOP/s = 2*M*N*K / time.\n");
+    const int64_t sizes[][3] = {{4096, 4096, 4096}, {2048, 768, 3072}, {8192, 768, 3072}, {512, 4096, 14336}, {8192, 4096, 14336}};
+    printf("\nTiming: epilogue bias (warpgroup: also bias + exact GELU, \"+erf\"), cudaEvent per launch, 3 warm-ups, median of 10; TFLOP/s = 2*M*N*K / time.\n");
     printf("(reference points on H100 SXM: cuBLAS fp32 SGEMM ~51 TFLOP/s, cuBLASLt bf16 ~600-700 TFLOP/s dense)\n");
     for (const auto &s : sizes) {
         const int64_t M = s[0], K = s[1], N = s[2];
-        for (int run = 0; run < 8; run++) { /* simt f32, tensor core tf32, f16, bf16; b [K, N], then b [N, K] */
-            const int variant = run % 4, transposed = run / 4;
+        /* simt f32, tensor core tf32, f16, bf16; b [K, N], then b [N, K]; then warpgroup f16, bf16 (b [N, K]) */
+        /* warpgroup: each tile (1..3) in f16 and bf16, with the bias epilogue and with bias + exact GELU */
+        for (int run = 0; run < 20; run++) {
+            const int warpgroup = run >= 8, variant = warpgroup ? 2 + run % 2 : run % 4, transposed = warpgroup || run >= 4;
+            const int tile = warpgroup ? 1 + (run - 8) / 4 : 0;
+            const int epilogue = warpgroup && (run - 8) % 4 >= 2 ? CUDA_EPILOGUE_BIAS_GELU_EXACT : CUDA_EPILOGUE_BIAS;
             const int dtype = variant == 0 ? CUDA_DTYPE_F32 : variant - 1;
+            if (warpgroup && !matmul_warpgroup_applies(device_compute_capability(), M, K, N, dtype)) continue;
             const size_t es = dtype_size(dtype);
             void *a, *b, *bias, *out;
             CHECK_CUDA(cudaMalloc(&a, M * K * es));
@@ -189,6 +217,7 @@ static void time_kernels() {
             CHECK_CUDA(cudaEventCreate(&start));
             CHECK_CUDA(cudaEventCreate(&stop));
             auto launch = [&]() {
+                if (warpgroup) return matmul_warpgroup_forward_tile(out, a, b, bias, M, K, N, dtype, epilogue, tile, 0);
                 return variant == 0 ? matmul_simt_forward((float *)out, (const float *)a, (const float *)b,
                                                           (const float *)bias, M, K, N, transposed, CUDA_EPILOGUE_BIAS, 0)
                                     : matmul_tensor_core_forward(out, a, b, bias, M, K, N, transposed, dtype,
@@ -206,8 +235,10 @@ static void time_kernels() {
             std::sort(ms.begin(), ms.end());
             float med = 0.5f * (ms[4] + ms[5]);
             double tflops = 2.0 * M * N * K / (med * 1e-3) / 1e12;
+            char kernel_name[32];
+            snprintf(kernel_name, sizeof kernel_name, "warpgroup/%d%s", tile, epilogue == CUDA_EPILOGUE_BIAS ? "" : "+erf");
             printf("time  %-11s %-4s %-6s M=%-5lld K=%-5lld N=%-5lld  %9.3f ms  %7.1f TFLOP/s\n",
-                   variant == 0 ? "simt" : "tensor_core", variant == 0 ? "f32" : variant == 1 ? "tf32" : dtype_names[dtype],
+                   warpgroup ? kernel_name : variant == 0 ? "simt" : "tensor_core", variant == 0 ? "f32" : variant == 1 ? "tf32" : dtype_names[dtype],
                    transposed ? "b^T" : "b",
                    (long long)M, (long long)K, (long long)N, med, tflops);
             fflush(stdout);
@@ -236,9 +267,12 @@ int main(int argc, char **argv) {
         printf("status kernel     dtype epilogue           M     K     N  error\n");
         const size_case sizes[] = {{1, 1, 1, 0},      {7, 13, 31, 0},     {31, 1000, 7, 0},     {33, 4097, 65, 0},
                                    {1000, 31, 1000, 0}, {257, 1000, 4097, 0}, {128, 128, 128, 0}, {4097, 64, 33, 0},
-                                   {67, 96, 136, 1}};
+                                   {67, 96, 136, 1}, {300, 136, 257, 0}, {260, 64, 520, 0},
+                                   /* more tiles than SMs: the warpgroup kernel's blocks each take 2-3
+                                    * (the second also under compute-sanitizer's --quick) */
+                                   {2100, 136, 2100, 0}, {1100, 16, 2000, 0}};
         for (const auto &sc : sizes)
-            if (!quick || sc.m * sc.k * sc.n <= 20000000) check_size(sc);
+            if (!quick || sc.m * sc.k * sc.n <= 40000000) check_size(sc);
         printf("%d of %d cases ok\n", cases - failures, cases);
     }
     if (do_time && failures == 0) time_kernels();

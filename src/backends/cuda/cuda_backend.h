@@ -124,6 +124,9 @@ typedef enum cuda_implementation {
     /* our weight-streaming kernel on the tensor cores for M <= 16 with the weight as [N, K] (TF32 / f16 /
      * bf16), epilogue fused */
     CUDA_IMPLEMENTATION_SKINNY_TENSOR_CORE,
+    /* our wgmma kernel (sm_90 only) for f16 / bf16 with the weight as [N, K], epilogue fused: exact GELU
+     * without cuBLASLt's second pass */
+    CUDA_IMPLEMENTATION_WARPGROUP_TENSOR_CORE,
     CUDA_IMPLEMENTATION_COUNT
 } cuda_implementation;
 const char *cuda_implementation_name(cuda_implementation implementation);

@@ -1,7 +1,7 @@
 /*
  * cuda_matmul.c — running a node on the GPU: the matmul implementations, and the elementwise ops.
  *
- * A matmul-like node (MatMul, MatMul+bias, MatMul+bias+GELU) has up to six implementations; which
+ * A matmul-like node (MatMul, MatMul+bias, MatMul+bias+GELU) has up to seven implementations; which
  * ones apply depends on the dtype, the f32 precision and M:
  *
  *   implementation  f32 exact   f32 TF32 allowed   f16 / bf16   M       epilogue
@@ -16,8 +16,10 @@
  *   cublaslt_then_gelu  as cublaslt, for tanh GELU where precision is reduced: BIAS + our tanh pass
  *   skinny_tensor_core  -       mma TF32           mma          <= 16   fused after the split-K sum
  *                                                                       (weight [N, K] only)
+ *   warpgroup_tensor_core -     -                  wgmma        any     fused (sm_90 only; weight [N, K],
+ *                                                                       K a multiple of 8)
  *
- * Every implementation takes the weight as [K, N] or as [N, K] (fg_weight_layout); cuBLASLt reads [N, K]
+ * The others take the weight as [K, N] or as [N, K] (fg_weight_layout); cuBLASLt reads [N, K]
  * with its A operand transposed, its fastest form. cuda_autotune.c measures the ones that apply and
  * keeps the fastest per shape class (the layout is part of the class).
  */
@@ -27,7 +29,8 @@
 #include <string.h>
 
 static const char *const implementation_names[CUDA_IMPLEMENTATION_COUNT] = {"cublaslt", "tensor_core", "simt", "skinny",
-                                                                            "cublaslt_then_gelu", "skinny_tensor_core"};
+                                                                            "cublaslt_then_gelu", "skinny_tensor_core",
+                                                                            "warpgroup_tensor_core"};
 
 const char *cuda_implementation_name(cuda_implementation implementation)
 {
@@ -64,6 +67,9 @@ int cuda_implementation_applies(const cuda_backend *cuda, cuda_implementation im
                (node->dtype != FG_F32 || tf32_allowed(node));
     case CUDA_IMPLEMENTATION_SKINNY_TENSOR_CORE:
         return node->m <= 16 && node->weight_layout == FG_WEIGHT_N_K && (node->dtype != FG_F32 || tf32_allowed(node));
+    case CUDA_IMPLEMENTATION_WARPGROUP_TENSOR_CORE:
+        return node->weight_layout == FG_WEIGHT_N_K &&
+               matmul_warpgroup_applies(cuda->compute_capability, node->m, node->k, node->n, (int)node->dtype);
     default: return 0;
     }
 }
@@ -106,6 +112,9 @@ cudaError_t cuda_matmul_run(cuda_backend *cuda, cuda_implementation implementati
     }
     case CUDA_IMPLEMENTATION_TENSOR_CORE:
         result = matmul_tensor_core_forward(out, a, b, bias, node->m, node->k, node->n, transposed, dtype, epilogue, stream);
+        break;
+    case CUDA_IMPLEMENTATION_WARPGROUP_TENSOR_CORE:
+        result = matmul_warpgroup_forward(out, a, b, bias, node->m, node->k, node->n, dtype, epilogue, stream);
         break;
     case CUDA_IMPLEMENTATION_SIMT:
         result = matmul_simt_forward(out, a, b, bias, node->m, node->k, node->n, transposed, epilogue, stream);

@@ -80,6 +80,18 @@ cudaError_t matmul_skinny_tensor_core_forward(void *out, const void *a, const vo
                                               int64_t k, int64_t n, int dtype, int epilogue, void *workspace,
                                               cudaStream_t stream);
 
+/* matmul_warpgroup.cu — Hopper's warpgroup tensor cores (wgmma; sm_90 devices only), f16 / bf16 with f32
+ * accumulation, b as [N, K] only, K a multiple of 8, a and b 16-byte aligned, out 4-byte aligned;
+ * epilogue applied before the store. matmul_warpgroup_applies says whether a device of compute
+ * capability major * 10 + minor can run the shape; the launcher returns cudaErrorNotSupported where not. */
+int matmul_warpgroup_applies(int compute_capability, int64_t m, int64_t k, int64_t n, int dtype);
+cudaError_t matmul_warpgroup_forward(void *out, const void *a, const void *b, const void *bias, int64_t m, int64_t k,
+                                     int64_t n, int dtype, int epilogue, cudaStream_t stream);
+/* The same with the tile and schedule forced (0: chosen by shape; 1: 128 x 256 cooperative, 4 stages; 2: 128 x 128
+ * cooperative, 6 stages; 3: 128 x 128 ping-pong, 6 stages), for the kernel checks. */
+cudaError_t matmul_warpgroup_forward_tile(void *out, const void *a, const void *b, const void *bias, int64_t m, int64_t k,
+                                          int64_t n, int dtype, int epilogue, int tile, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,6 +33,7 @@
 #include <cstdint>
 
 #include "cuda_kernels.h"
+#include "async_copy.cuh"
 #include "matmul_epilogue.cuh"
 #include "mma_fragments.cuh" /* to_tf32, mma_step */
 
@@ -69,18 +70,6 @@ template <typename T, bool B_TRANSPOSED = false> struct tc_shape {
     static constexpr int BT_CHUNKS_PER_THREAD = TC_BN * A_CHUNKS_PER_ROW / TC_THREADS; /* b [N, K] */
     static constexpr int KSTEPS = TC_SLICE_BYTES / 32; /* mma k-steps (32 bytes of K each) per slice */
 };
-
-__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
-
-/* src_bytes 0 zero-fills the 16 bytes and reads nothing (the pointer is still a valid one). */
-__device__ __forceinline__ void cp_async_16(uint32_t dst, const void *src, int src_bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async_4(uint32_t dst, const void *src, int src_bytes) {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
