@@ -63,7 +63,7 @@ static tuned_class *find_class(const cuda_autotune *autotune, const char *key)
     return NULL;
 }
 
-static int64_t m_class(int64_t m)
+int64_t cuda_m_class(int64_t m)
 {
     if (m <= 16) return m;
     int64_t power = 32;
@@ -75,7 +75,7 @@ static void class_key(const fg_node_desc *node, char *key, size_t capacity)
 {
     snprintf(key, capacity, "op%d-dtype%d-precision%d-gelu%d-layout%d-m%lld-k%lld-n%lld", (int)node->op, (int)node->dtype,
              node->dtype == FG_F32 ? (int)node->precision : 0, node->op == FG_OP_FUSED_MATMUL_ADD_GELU ? (int)node->gelu_form : 0,
-             (int)node->weight_layout, (long long)m_class(node->m), (long long)node->k, (long long)node->n);
+             (int)node->weight_layout, (long long)cuda_m_class(node->m), (long long)node->k, (long long)node->n);
 }
 
 /* Adds a class, or updates it where the key is known (a cache file may name a class twice: the last wins). */
@@ -188,13 +188,7 @@ static double measure(cuda_backend *cuda, cuda_implementation implementation, co
                  (long long)node->m, (long long)node->k, (long long)node->n, error[0] ? error : cuda->last_error);
         return -1;
     }
-    for (int i = 1; i < runs; i++) /* insertion sort: at most 9 */
-        for (int j = i; j > 0 && times[j] < times[j - 1]; j--) {
-            double t = times[j];
-            times[j] = times[j - 1];
-            times[j - 1] = t;
-        }
-    return times[runs / 2];
+    return cuda_median(times, runs);
 }
 
 /* Measures every implementation that applies; FG_OK with the fastest, or an error when none runs. */

@@ -138,6 +138,9 @@ fg_status cuda_run(void *state, const fg_node_desc *node, void *const *inputs, v
 int cuda_supports(void *state, const fg_node_desc *node);
 
 /* cuda_autotune.c */
+/* The M class a choice is made for: M itself up to 16 (the skinny kernels' range), else the power of two
+ * at or above M (from 32). */
+int64_t cuda_m_class(int64_t m);
 cuda_autotune *cuda_autotune_create(cuda_backend *cuda);
 void cuda_autotune_destroy(cuda_autotune *autotune);
 /* The implementation to run node with: forced by the setting FUSEGRAPH_CUDA_IMPLEMENTATION, else the
@@ -153,6 +156,9 @@ fg_status cuda_choose_implementation(void *state, const fg_node_desc *node, char
 
 /* cuda_costs.c */
 void cuda_costs_measure(cuda_backend *cuda);
+/* The median of count (>= 1) timings (the upper one of an even count); sorts values. Every timing the
+ * backend takes (cost figures, the autotune, cuBLASLt's candidates) is judged by it. */
+double cuda_median(double *values, int count);
 /* fg_backend_interface.transfer_seconds: the measured transfer curve, interpolated. */
 double cuda_transfer_seconds(void *state, size_t bytes, int to_device);
 

@@ -40,7 +40,7 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median(double *values, int count)
+double cuda_median(double *values, int count)
 {
     qsort(values, (size_t)count, sizeof *values, compare_doubles);
     return values[count / 2];
@@ -83,7 +83,7 @@ static double streaming_bandwidth(cuda_backend *cuda)
     for (int i = 0; i < 3; i++)
         if (buffers[i]) cudaFree(buffers[i]);
     (void)cudaGetLastError();
-    return ok ? 3.0 * 4 * (double)n / median(times, 5) : 0;
+    return ok ? 3.0 * 4 * (double)n / cuda_median(times, 5) : 0;
 }
 
 static double launch_overhead(cuda_backend *cuda)
@@ -132,8 +132,8 @@ static int transfer_curve(cuda_backend *cuda)
             down[r] = now_seconds() - start;
         }
         if (ok) {
-            cuda->transfer_curve[1][point] = median(up, repeats);
-            cuda->transfer_curve[0][point] = median(down, repeats);
+            cuda->transfer_curve[1][point] = cuda_median(up, repeats);
+            cuda->transfer_curve[0][point] = cuda_median(down, repeats);
         }
     }
     cuda_release(cuda, buffer);

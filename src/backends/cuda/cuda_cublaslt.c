@@ -22,9 +22,11 @@
  * same library), so when a plan is made we time up to HEURISTIC_CANDIDATES of its answers on the
  * caller's own buffers (choose_fastest) and keep the fastest: 16 x 7 runs of that shape (16 x 5 where a
  * candidate runs over 2 ms), or where a run is under 200 us, 16 x (2 runs + 5 batches of ~200 us), about
- * 16 ms; about 0.1 s for M=8192, K=768, N=3072 in f32. That is paid per plan, and a plan is one exact
- * (M, K, N, ...) among the PLAN_CACHE_SIZE most recently used: a workload whose M keeps changing pays it
- * for every new M (not yet shared across an M class, as the implementation choice is in cuda_autotune.c).
+ * 16 ms; about 0.1 s for M=8192, K=768, N=3072 in f32. A plan is one exact (M, K, N, ...) among the
+ * PLAN_CACHE_SIZE most recently used; a new plan whose M is in the class of a cached one (the M classes of
+ * cuda_autotune.c: M itself up to 16, else the power of two above) and whose heuristic lists that plan's
+ * chosen algorithm takes it without timing, so a workload whose M keeps changing within a class pays the
+ * timing once per class, as the implementation choice is made once per class.
  */
 #include "cuda_backend.h"
 
@@ -48,6 +50,7 @@ typedef struct matmul_plan {
     cublasLtMatrixLayout_t a_layout, b_layout, c_layout;
     cublasLtMatmulAlgo_t algorithm;
     int chosen_candidate; /* which of the heuristic's answers was fastest (0: its first) */
+    int timed;            /* the algorithm was chosen by timing this plan's candidates */
 } matmul_plan;
 
 struct cuda_cublaslt {
@@ -196,17 +199,6 @@ static cublasStatus_t run_plan(cuda_cublaslt *lt, const matmul_plan *plan, const
                               stream);
 }
 
-/* The median of count values; sorts values (count <= CANDIDATE_ROUNDS). */
-static float median_of(float *values, int count)
-{
-    for (int i = 1; i < count; i++)
-        for (int j = i; j > 0 && values[j] < values[j - 1]; j--) {
-            float swap = values[j];
-            values[j] = values[j - 1], values[j - 1] = swap;
-        }
-    return values[count / 2];
-}
-
 /* Milliseconds per run of batch back-to-back runs of one candidate between two events; negative when a run
  * or the timing fails. */
 static float time_batch(cuda_cublaslt *lt, const matmul_plan *plan, const cublasLtMatmulAlgo_t *algorithm, int batch,
@@ -248,7 +240,7 @@ static void choose_fastest(cuda_cublaslt *lt, matmul_plan *plan, const cublasLtM
         return;
     }
     int batch[HEURISTIC_CANDIDATES], rounds = CANDIDATE_ROUNDS;
-    float samples[HEURISTIC_CANDIDATES][CANDIDATE_ROUNDS];
+    double samples[HEURISTIC_CANDIDATES][CANDIDATE_ROUNDS];
     for (int i = 0; i < found; i++) { /* a warm-up run, then one timed run that sizes the batch */
         float milliseconds = -1;
         if (run_plan(lt, plan, &candidates[i].algo, out, a, b, stream) == CUBLAS_STATUS_SUCCESS)
@@ -264,9 +256,9 @@ static void choose_fastest(cuda_cublaslt *lt, matmul_plan *plan, const cublasLtM
                 samples[i][r] = time_batch(lt, plan, &candidates[i].algo, batch[i], out, a, b, stream, start, stop);
                 if (samples[i][r] < 0) batch[i] = 0;
             }
-    float best = 0, first = batch[0] > 0 ? median_of(samples[0], rounds) : 0;
+    double best = 0, first = batch[0] > 0 ? cuda_median(samples[0], rounds) : 0;
     for (int i = 0; i < found; i++) {
-        float milliseconds = batch[i] > 0 ? (i == 0 ? first : median_of(samples[i], rounds)) : 0;
+        double milliseconds = batch[i] > 0 ? (i == 0 ? first : cuda_median(samples[i], rounds)) : 0;
         if (milliseconds > 0 && (best == 0 || milliseconds < best)) {
             best = milliseconds;
             plan->algorithm = candidates[i].algo;
@@ -280,6 +272,20 @@ static void choose_fastest(cuda_cublaslt *lt, matmul_plan *plan, const cublasLtM
     (void)cudaGetLastError(); /* a candidate's failure is not the caller's error */
     cudaEventDestroy(start);
     cudaEventDestroy(stop);
+}
+
+/* A cached plan other than plan for the same case but another M of the same M class whose algorithm was
+ * chosen by timing (or NULL). */
+static const matmul_plan *same_class_plan(const cuda_cublaslt *lt, const matmul_plan *plan)
+{
+    for (int i = 0; i < PLAN_CACHE_SIZE; i++) {
+        const matmul_plan *p = &lt->plans[i];
+        if (p != plan && p->valid && p->timed && p->m != plan->m && cuda_m_class(p->m) == cuda_m_class(plan->m) &&
+            p->k == plan->k && p->n == plan->n && p->b_transposed == plan->b_transposed && p->dtype == plan->dtype &&
+            p->tf32 == plan->tf32 && p->epilogue == plan->epilogue)
+            return p;
+    }
+    return NULL;
 }
 
 cudaError_t cuda_cublaslt_matmul(cuda_backend *cuda, void *out, const void *a, const void *b, const void *bias,
@@ -316,10 +322,24 @@ cudaError_t cuda_cublaslt_matmul(cuda_backend *cuda, void *out, const void *a, c
         if (build_plan(lt, plan, candidates, &found, error, capacity)) return cudaErrorNotSupported;
     }
     plan->last_use = ++lt->clock;
+    const matmul_plan *sibling = found > 1 ? same_class_plan(lt, plan) : NULL;
+    for (int i = 0; sibling && i < found; i++)
+        if (memcmp(&candidates[i].algo, &sibling->algorithm, sizeof sibling->algorithm) == 0) {
+            plan->algorithm = candidates[i].algo;
+            plan->chosen_candidate = i;
+            found = 0; /* chosen: no timing */
+            cuda_log(cuda, FG_LOG_DEBUG, "[cuda cublaslt] M=%lld K=%lld N=%lld epilogue %d: candidate %d, as timed at M=%lld",
+                     (long long)m, (long long)k, (long long)n, epilogue, i, (long long)sibling->m);
+        }
+    if (sibling && found > 1)
+        cuda_log(cuda, FG_LOG_DEBUG, "[cuda cublaslt] M=%lld K=%lld N=%lld epilogue %d: the choice timed at M=%lld is not "
+                 "among this M's candidates; timing them", (long long)m, (long long)k, (long long)n, epilogue,
+                 (long long)sibling->m);
     if (epilogue != CUDA_EPILOGUE_NONE)
         lt->cublasLtMatmulDescSetAttribute(plan->description, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias);
     if (found > 1) {
         choose_fastest(lt, plan, candidates, found, out, a, b, stream);
+        plan->timed = 1;
         cuda_log(cuda, FG_LOG_DEBUG, "[cuda cublaslt] M=%lld K=%lld N=%lld epilogue %d: candidate %d of %d", (long long)m,
                  (long long)k, (long long)n, epilogue, plan->chosen_candidate, found);
     }
