@@ -3,10 +3,14 @@
  * (src/backends/cuda/kernels/matmul_simt.cu, matmul_tensor_core.cu and, on sm_90 devices,
  * matmul_warpgroup.cu), standalone: links only cudart.
  *
- * Build (from the repository root):
+ * Built by CMake (target check_matmul_kernels: matmul_warpgroup.cu compiled for sm_90a with
+ * FUSEGRAPH_WARPGROUP_KERNEL, the rest for CMAKE_CUDA_ARCHITECTURES); by hand, from the repository root:
+ *   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -Isrc/backends/cuda/kernels -c \
+ *        src/backends/cuda/kernels/matmul_simt.cu src/backends/cuda/kernels/matmul_tensor_core.cu
+ *   nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -DFUSEGRAPH_WARPGROUP_KERNEL=1 \
+ *        -Isrc/backends/cuda/kernels -c src/backends/cuda/kernels/matmul_warpgroup.cu
  *   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -Isrc/backends/cuda/kernels \
- *        tests/cuda/check_matmul_kernels.cu src/backends/cuda/kernels/matmul_simt.cu \
- *        src/backends/cuda/kernels/matmul_tensor_core.cu -lcudart -o check_matmul_kernels
+ *        tests/cuda/check_matmul_kernels.cu matmul_simt.o matmul_tensor_core.o matmul_warpgroup.o -o check_matmul_kernels
  * Run: ./check_matmul_kernels [--check-only | --time-only] [--quick]
  *   Under compute-sanitizer use --check-only --quick: no timing, and only the sizes with
  *   M*K*N <= 40M (every kernel instance, boundary and alignment path is still exercised).
@@ -80,7 +84,8 @@ static double reference_epilogue(double x, double bias, int epilogue) {
 
 struct size_case {
     int64_t m, k, n;
-    int misalign; /* 1: a, b, bias, out start 1 element past a 256-byte boundary (exercises the launchers' alignment checks) */
+    int misalign; /* 1: a, b, bias, out start 1 element past a 256-byte boundary (the simt and tensor-core launchers'
+                   * scalar paths; the warpgroup launcher must refuse them) */
 };
 
 static int failures = 0, cases = 0;
@@ -133,9 +138,21 @@ static void check_size(const size_case &sc) {
             static const char *const names[2][2] = {{"simt", "simt b^T"}, {"tensor_core", "tensor_core b^T"}};
             static const char *const warpgroup_names[4] = {"warpgroup b^T", "warpgroup/1 b^T", "warpgroup/2 b^T", "warpgroup/3 b^T"};
             const char *kname = kernel == 2 ? warpgroup_names[tile] : names[kernel][transposed];
-            if (kernel == 2 && (!matmul_warpgroup_applies(device_compute_capability(), M, K, N, dtype) || sc.misalign)) {
-                printf("skip  %-15s %-4s %5lld %5lld %5lld  (needs an sm_90 device, K a multiple of 8, aligned pointers)\n", kname,
+            if (kernel == 2 && !matmul_warpgroup_applies(device_compute_capability(), M, K, N, dtype)) {
+                printf("skip  %-15s %-4s %5lld %5lld %5lld  (needs an sm_90 device and K a multiple of 8)\n", kname,
                        dtype_names[dtype], (long long)M, (long long)K, (long long)N);
+                continue;
+            }
+            if (kernel == 2 && sc.misalign) { /* TMA needs 16-byte aligned operands: refused, nothing launched */
+                CHECK_CUDA(cudaMemset(dout, 0xFF, M * N * es + off));
+                cudaError_t err = matmul_warpgroup_forward_tile(dout + off, da + off, dbt + off, dbias + off, M, K, N, dtype,
+                                                                CUDA_EPILOGUE_BIAS, tile, 0);
+                cases++;
+                const bool ok = err == cudaErrorNotSupported && cudaGetLastError() == cudaSuccess;
+                if (!ok) failures++;
+                printf("%-4s  %-15s %-4s %5lld %5lld %5lld  misaligned pointers: %s (want cudaErrorNotSupported)\n",
+                       ok ? "ok" : "FAIL", kname, dtype_names[dtype], (long long)M, (long long)K, (long long)N,
+                       cudaGetErrorName(err));
                 continue;
             }
             unsigned char *weight = transposed ? dbt : db;
@@ -268,9 +285,11 @@ int main(int argc, char **argv) {
         const size_case sizes[] = {{1, 1, 1, 0},      {7, 13, 31, 0},     {31, 1000, 7, 0},     {33, 4097, 65, 0},
                                    {1000, 31, 1000, 0}, {257, 1000, 4097, 0}, {128, 128, 128, 0}, {4097, 64, 33, 0},
                                    {67, 96, 136, 1}, {300, 136, 257, 0}, {260, 64, 520, 0},
-                                   /* more tiles than SMs: the warpgroup kernel's blocks each take 2-3
-                                    * (the second also under compute-sanitizer's --quick) */
-                                   {2100, 136, 2100, 0}, {1100, 16, 2000, 0}};
+                                   /* more tiles than SMs (132 on the H100): the warpgroup kernel's blocks take
+                                    * 1-2 tiles of 128 x 256 and 2-3 of 128 x 128 (the second shape: also under
+                                    * compute-sanitizer's --quick); at 4096 x 4096, 3-4 and 7-8, so both
+                                    * ping-pong consumers wait on both parities of each other's barrier */
+                                   {2100, 136, 2100, 0}, {1100, 16, 2000, 0}, {4096, 8, 4096, 0}};
         for (const auto &sc : sizes)
             if (!quick || sc.m * sc.k * sc.n <= 40000000) check_size(sc);
         printf("%d of %d cases ok\n", cases - failures, cases);

@@ -23,10 +23,11 @@
  * caller's own buffers (choose_fastest) and keep the fastest: 16 x 7 runs of that shape (16 x 5 where a
  * candidate runs over 2 ms), or where a run is under 200 us, 16 x (2 runs + 5 batches of ~200 us), about
  * 16 ms; about 0.1 s for M=8192, K=768, N=3072 in f32. A plan is one exact (M, K, N, ...) among the
- * PLAN_CACHE_SIZE most recently used; a new plan whose M is in the class of a cached one (the M classes of
- * cuda_autotune.c: M itself up to 16, else the power of two above) and whose heuristic lists that plan's
- * chosen algorithm takes it without timing, so a workload whose M keeps changing within a class pays the
- * timing once per class, as the implementation choice is made once per class.
+ * PLAN_CACHE_SIZE most recently used; a new plan whose M is in the class of a cached plan whose candidates
+ * were timed (the M classes of cuda_autotune.c: M itself up to 16, else the power of two at or above M),
+ * and whose heuristic lists that plan's chosen algorithm, takes it without timing: a workload whose M
+ * keeps changing within a class pays the timing once per class while such a plan stays cached, as the
+ * implementation choice is made once per class.
  */
 #include "cuda_backend.h"
 
@@ -212,8 +213,8 @@ static float time_batch(cuda_cublaslt *lt, const matmul_plan *plan, const cublas
     return ok ? milliseconds / (float)batch : -1.0f;
 }
 
-/* Times the candidates and keeps the fastest in the plan. Candidates that fail to run are skipped; if
- * timing itself fails the heuristic's first answer stays.
+/* Times the candidates and keeps the fastest in the plan; 1 when some candidate was timed. Candidates
+ * that fail to run are skipped; if timing itself fails the heuristic's first answer stays (and 0).
  *
  * Why rounds: each candidate was one sample of three runs, timed one candidate after another, so the
  * choice followed that sample's noise (clocks, the GPU's state as the sweep went on): on the H100,
@@ -230,14 +231,14 @@ static float time_batch(cuda_cublaslt *lt, const matmul_plan *plan, const cublas
 #define BATCH_SECONDS 200e-6f
 #define BATCH_MOST 32
 #define FIRST_ANSWER_MARGIN 1.03f
-static void choose_fastest(cuda_cublaslt *lt, matmul_plan *plan, const cublasLtMatmulHeuristicResult_t *candidates,
-                           int found, void *out, const void *a, const void *b, cudaStream_t stream)
+static int choose_fastest(cuda_cublaslt *lt, matmul_plan *plan, const cublasLtMatmulHeuristicResult_t *candidates,
+                          int found, void *out, const void *a, const void *b, cudaStream_t stream)
 {
     cudaEvent_t start, stop;
-    if (cudaEventCreate(&start) != cudaSuccess) return;
+    if (cudaEventCreate(&start) != cudaSuccess) return 0;
     if (cudaEventCreate(&stop) != cudaSuccess) {
         cudaEventDestroy(start);
-        return;
+        return 0;
     }
     int batch[HEURISTIC_CANDIDATES], rounds = CANDIDATE_ROUNDS;
     double samples[HEURISTIC_CANDIDATES][CANDIDATE_ROUNDS];
@@ -272,6 +273,7 @@ static void choose_fastest(cuda_cublaslt *lt, matmul_plan *plan, const cublasLtM
     (void)cudaGetLastError(); /* a candidate's failure is not the caller's error */
     cudaEventDestroy(start);
     cudaEventDestroy(stop);
+    return best > 0;
 }
 
 /* A cached plan other than plan for the same case but another M of the same M class whose algorithm was
@@ -338,8 +340,7 @@ cudaError_t cuda_cublaslt_matmul(cuda_backend *cuda, void *out, const void *a, c
     if (epilogue != CUDA_EPILOGUE_NONE)
         lt->cublasLtMatmulDescSetAttribute(plan->description, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias);
     if (found > 1) {
-        choose_fastest(lt, plan, candidates, found, out, a, b, stream);
-        plan->timed = 1;
+        plan->timed = choose_fastest(lt, plan, candidates, found, out, a, b, stream);
         cuda_log(cuda, FG_LOG_DEBUG, "[cuda cublaslt] M=%lld K=%lld N=%lld epilogue %d: candidate %d of %d", (long long)m,
                  (long long)k, (long long)n, epilogue, plan->chosen_candidate, found);
     }

@@ -19,7 +19,7 @@
  *   warpgroup_tensor_core -     -                  wgmma        any     fused (sm_90 only; weight [N, K],
  *                                                                       K a multiple of 8)
  *
- * The others take the weight as [K, N] or as [N, K] (fg_weight_layout); cuBLASLt reads [N, K]
+ * The rest take the weight as [K, N] or as [N, K] (fg_weight_layout); cuBLASLt reads [N, K]
  * with its A operand transposed, its fastest form. cuda_autotune.c measures the ones that apply and
  * keeps the fastest per shape class (the layout is part of the class).
  */

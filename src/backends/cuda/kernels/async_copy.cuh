@@ -1,7 +1,7 @@
 /*
  * async_copy.cuh — cp.async (sm_80 and newer): global -> shared copies that bypass registers, issued
- * in groups and waited for by count, shared by the pipelined matmul kernels (matmul_tensor_core.cu,
- * matmul_warpgroup.cu).
+ * in groups and waited for by count, for the pipelined mma.sync matmul (matmul_tensor_core.cu); and
+ * smem_u32, a shared-memory address as the 32-bit value PTX wants (matmul_warpgroup.cu uses it too).
  */
 #ifndef FUSEGRAPH_ASYNC_COPY_CUH
 #define FUSEGRAPH_ASYNC_COPY_CUH

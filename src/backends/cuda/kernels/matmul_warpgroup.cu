@@ -10,9 +10,10 @@
  *
  *  - Block tile 128 x BN x 64 (BN = 256 or 128), 384 threads = 3 warpgroups, warp-specialized:
  *    warpgroup 0 copies (one thread issues TMA copies of a's and b's 64-wide K slices into a ring of
- *    STAGES stages, mbarriers saying when a stage is full and when both consumers have released it);
- *    warpgroups 1 and 2 each compute 64 rows x BN with wgmma m64nBNk16, 4 per slice, keeping one
- *    slice's multiplies in flight while they wait for the next.
+ *    STAGES stages, mbarriers saying when a stage is full and when its consumers have released it);
+ *    warpgroups 1 and 2 multiply with wgmma m64nBNk16, keeping one slice's multiplies in flight while they
+ *    wait for the next: cooperatively (each 64 rows of every tile, 4 wgmma a slice) or in ping-pong
+ *    (each all 128 rows of every other tile, 8 wgmma a slice), as matmul_warpgroup_kernel says.
  *  - Shared memory: each stage holds a [128][64] and b [BN][64], 128 bytes a row, in the 128-byte swizzle
  *    that both the TMA copy and the wgmma descriptors name (warpgroup_mma.cuh). TMA fills elements past
  *    M, N and K with zeros, so partial tiles need no special path; K must be a multiple of 8 (TMA wants
@@ -30,14 +31,19 @@
  * arithmetic, the same bits on all 2^32 inputs, measured 0.106.) The autotune (cuda_autotune.c) picks
  * per shape.
  */
+#include <cstdint>
+
+#include "cuda_kernels.h"
+
+/* FUSEGRAPH_WARPGROUP_KERNEL: CMake compiles this file for sm_90a with CUDA 12.5 or newer (TMA descriptor
+ * types, cudaGetDriverEntryPointByVersion); otherwise only the entry points at the end exist, and they say
+ * the kernel applies nowhere. */
+#ifdef FUSEGRAPH_WARPGROUP_KERNEL
 #include <cuda.h> /* CUtensorMap (types only: the encoder comes through the runtime) */
 #include <cudaTypedefs.h>
 
-#include <cstdint>
-
 #include "async_copy.cuh" /* smem_u32 */
 #include "bulk_copy.cuh"
-#include "cuda_kernels.h"
 #include "matmul_epilogue.cuh"
 #include "warpgroup_mma.cuh"
 
@@ -267,7 +273,6 @@ __global__ void __launch_bounds__(WG_THREADS, 1)
 /* The driver's cuTensorMapEncodeTiled, found through the runtime (the module links no libcuda). */
 static PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
     static PFN_cuTensorMapEncodeTiled_v12000 encoder = NULL;
-#if CUDART_VERSION >= 12050
     if (!encoder) {
         void *function = NULL;
         cudaDriverEntryPointQueryResult found;
@@ -276,7 +281,6 @@ static PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
             found == cudaDriverEntryPointSuccess)
             encoder = (PFN_cuTensorMapEncodeTiled_v12000)function;
     }
-#endif
     return encoder;
 }
 
@@ -334,13 +338,10 @@ static cudaError_t warpgroup_forward(void *out, const void *a, const void *b, co
     return cudaErrorInvalidValue;
 }
 
+/* Tile counts are computed in int as (m + 127) / 128 and (n + 255) / 256: m and n stay 256 short of INT32_MAX. */
 extern "C" int matmul_warpgroup_applies(int compute_capability, int64_t m, int64_t k, int64_t n, int dtype) {
-#ifndef FUSEGRAPH_WARPGROUP_KERNEL /* the build had no sm_90a target (src/backends/cuda/CMakeLists.txt) */
-    (void)compute_capability, (void)m, (void)k, (void)n, (void)dtype;
-    return 0;
-#endif
     return compute_capability == 90 && (dtype == CUDA_DTYPE_F16 || dtype == CUDA_DTYPE_BF16) && k % 8 == 0 && m >= 1 &&
-           n >= 1 && m <= INT32_MAX && n <= INT32_MAX && k <= INT32_MAX;
+           n >= 1 && m <= INT32_MAX - 256 && n <= INT32_MAX - 256 && k <= INT32_MAX;
 }
 
 extern "C" cudaError_t matmul_warpgroup_forward_tile(void *out, const void *a, const void *b, const void *bias, int64_t m,
@@ -358,6 +359,21 @@ extern "C" cudaError_t matmul_warpgroup_forward_tile(void *out, const void *a, c
         return warpgroup_forward<__half>(out, a, b, bias, (int)m, (int)k, (int)n, dtype, epilogue, sm_count, tile, stream);
     return warpgroup_forward<__nv_bfloat16>(out, a, b, bias, (int)m, (int)k, (int)n, dtype, epilogue, sm_count, tile, stream);
 }
+
+#else /* no Hopper kernel in this build */
+
+extern "C" int matmul_warpgroup_applies(int compute_capability, int64_t m, int64_t k, int64_t n, int dtype) {
+    (void)compute_capability, (void)m, (void)k, (void)n, (void)dtype;
+    return 0;
+}
+
+extern "C" cudaError_t matmul_warpgroup_forward_tile(void *out, const void *a, const void *b, const void *bias, int64_t m,
+                                                     int64_t k, int64_t n, int dtype, int epilogue, int tile, cudaStream_t stream) {
+    (void)out, (void)a, (void)b, (void)bias, (void)m, (void)k, (void)n, (void)dtype, (void)epilogue, (void)tile, (void)stream;
+    return cudaErrorNotSupported;
+}
+
+#endif /* FUSEGRAPH_WARPGROUP_KERNEL */
 
 extern "C" cudaError_t matmul_warpgroup_forward(void *out, const void *a, const void *b, const void *bias, int64_t m, int64_t k,
                                                 int64_t n, int dtype, int epilogue, cudaStream_t stream) {

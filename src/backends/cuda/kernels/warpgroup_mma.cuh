@@ -25,10 +25,9 @@
 #include <cuda_fp16.h>
 #include <cstdint>
 
-/* 128-byte swizzle: the 16-byte chunk c of 128-byte row r sits at chunk c ^ (r % 8) of that row. The
- * tile must start 1024-byte aligned (the hardware swizzles by address bits 7-9). */
-__device__ __forceinline__ uint32_t swizzled_offset(int row, int chunk) { return (uint32_t)(row * 128 + ((chunk ^ (row & 7)) << 4)); }
-
+/* The 128-byte swizzle (TMA writes it, the descriptors name it): the 16-byte chunk c of 128-byte row r
+ * sits at chunk c ^ (r % 8) of that row; a tile starts 1024-byte aligned (the hardware swizzles by
+ * address bits 7-9). */
 __device__ __forceinline__ uint64_t shared_tile_descriptor(uint32_t shared_address) {
     return (uint64_t)((shared_address & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
            ((uint64_t)1 << 62);
@@ -36,8 +35,6 @@ __device__ __forceinline__ uint64_t shared_tile_descriptor(uint32_t shared_addre
 
 /* Orders this thread's earlier register and shared-memory writes before the next wgmma reads them. */
 __device__ __forceinline__ void warpgroup_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-/* Shared memory written by ordinary stores or cp.async becomes visible to wgmma (the async proxy). */
-__device__ __forceinline__ void async_proxy_fence() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 __device__ __forceinline__ void warpgroup_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 /* Waits until at most N committed wgmma groups of this warpgroup are in flight. */
 template <int N> __device__ __forceinline__ void warpgroup_wait() {
