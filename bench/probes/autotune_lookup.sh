@@ -12,7 +12,7 @@ for variant in $variants; do
   rm -rf "$cache"
   for pass in fresh "with 5000 more classes"; do
     if [[ $pass != fresh ]]; then
-      file=$(ls "$cache"/fusegraph/cuda-*-autotune-v5.txt 2>/dev/null)
+      file=$(ls "$cache"/fusegraph/cuda-*-autotune-v*.txt 2>/dev/null | tail -1)
       [[ -f $file ]] || { echo "no CUDA autotune file in $cache/fusegraph (did the fresh pass run on CUDA?)" >&2; exit 1; }
       # keys as the real ones (a long shared prefix), before them in the file: a scan meets them first
       { for i in $(seq 5000); do

@@ -90,13 +90,7 @@ struct size_case {
 
 static int failures = 0, cases = 0;
 
-static int device_compute_capability() {
-    int device = 0, major = 0, minor = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
-    return major * 10 + minor;
-}
+static int compute_capability = 0; /* of device 0, major * 10 + minor (from check_start's properties) */
 
 static void check_size(const size_case &sc) {
     const int64_t M = sc.m, K = sc.k, N = sc.n;
@@ -138,7 +132,7 @@ static void check_size(const size_case &sc) {
             static const char *const names[2][2] = {{"simt", "simt b^T"}, {"tensor_core", "tensor_core b^T"}};
             static const char *const warpgroup_names[4] = {"warpgroup b^T", "warpgroup/1 b^T", "warpgroup/2 b^T", "warpgroup/3 b^T"};
             const char *kname = kernel == 2 ? warpgroup_names[tile] : names[kernel][transposed];
-            if (kernel == 2 && !matmul_warpgroup_applies(device_compute_capability(), M, K, N, dtype)) {
+            if (kernel == 2 && !matmul_warpgroup_applies(compute_capability, M, K, N, dtype)) {
                 printf("skip  %-15s %-4s %5lld %5lld %5lld  (needs an sm_90 device and K a multiple of 8)\n", kname,
                        dtype_names[dtype], (long long)M, (long long)K, (long long)N);
                 continue;
@@ -220,7 +214,7 @@ static void time_kernels() {
             const int tile = warpgroup ? 1 + (run - 8) / 4 : 0;
             const int epilogue = warpgroup && (run - 8) % 4 >= 2 ? CUDA_EPILOGUE_BIAS_GELU_EXACT : CUDA_EPILOGUE_BIAS;
             const int dtype = variant == 0 ? CUDA_DTYPE_F32 : variant - 1;
-            if (warpgroup && !matmul_warpgroup_applies(device_compute_capability(), M, K, N, dtype)) continue;
+            if (warpgroup && !matmul_warpgroup_applies(compute_capability, M, K, N, dtype)) continue;
             const size_t es = dtype_size(dtype);
             void *a, *b, *bias, *out;
             CHECK_CUDA(cudaMalloc(&a, M * K * es));
@@ -274,6 +268,7 @@ int main(int argc, char **argv) {
     int exit_code = check_start(argc, argv, &options);
     if (exit_code >= 0) return exit_code;
     const bool do_check = options.check, do_time = options.time, quick = options.quick;
+    compute_capability = options.device.major * 10 + options.device.minor;
     if (options.device.major < 8) {
         printf("skipped: no CUDA device (sm_%d%d: mma.sync TF32/bf16 kernels need sm_80 or newer)\n", options.device.major,
                options.device.minor);
