@@ -145,14 +145,13 @@ static size_t dtype_bytes(fg_dtype dtype) { return dtype == FG_F32 ? 4 : 2; }
 
 /* Median seconds of implementation on scratch buffers; negative when it fails.
  *
- * Timed as the runs of a decoding loop or a resident batch meet the GPU: back to back, BATCH_SECONDS of
- * launches (at most BATCH_MOST) between two events, the sample that time over the launches. A single
+ * Timed as the runs of a decoding loop or a resident batch meet the GPU: back to back, CUDA_BATCH_SECONDS
+ * of launches (at most CUDA_BATCH_MOST; cuda_batch_size) between two events, the sample that time over the
+ * launches. A single
  * launch between events also counts the GPU's idle wait for the launch itself, and that wait differs by
  * implementation: on the H100, bf16 M=16 K=4096 N=14336, cuBLASLt timed 52-60 us alone but 44.8-45.7 us
  * back to back, the tensor-core skinny kernel 50-51 us alone and 46.4-48.1 back to back, so timed alone
  * the slower one won (bench/results/h100-2026-11-27-close-calls/autotune-*.txt). */
-#define BATCH_SECONDS 200e-6
-#define BATCH_MOST 32
 static double measure(cuda_backend *cuda, cuda_implementation implementation, const fg_node_desc *node, void *const *scratch)
 {
     cudaStream_t stream = cuda->compute.stream;
@@ -174,7 +173,7 @@ static double measure(cuda_backend *cuda, cuda_implementation implementation, co
         cudaEventElapsedTime(&milliseconds, start, stop);
         double seconds = milliseconds * 1e-3 / batch;
         if (batch == 1 && result == cudaSuccess) { /* the first sample sizes the batch, and is not kept */
-            batch = seconds >= BATCH_SECONDS ? 1 : seconds * BATCH_MOST <= BATCH_SECONDS ? BATCH_MOST : (int)(BATCH_SECONDS / seconds) + 1;
+            batch = cuda_batch_size(seconds);
             if (seconds > 2e-3) limit = 3;
             if (batch > 1) continue;
         }

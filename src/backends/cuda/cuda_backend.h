@@ -159,6 +159,12 @@ void cuda_costs_measure(cuda_backend *cuda);
 /* The median of count (>= 1) timings (the upper one of an even count); sorts values. Every timing the
  * backend takes (cost figures, the autotune, cuBLASLt's candidates) is judged by it. */
 double cuda_median(double *values, int count);
+/* Matmul timings (the autotune, cuBLASLt's candidates) take each sample over a back-to-back batch of runs,
+ * as a decoding loop or a resident batch meets the GPU (cuda_autotune.c's measure says why): about
+ * CUDA_BATCH_SECONDS of runs, at most CUDA_BATCH_MOST. The batch for runs of `seconds` each (>= 1). */
+#define CUDA_BATCH_SECONDS 200e-6
+#define CUDA_BATCH_MOST 32
+int cuda_batch_size(double seconds);
 /* fg_backend_interface.transfer_seconds: the measured transfer curve, interpolated. */
 double cuda_transfer_seconds(void *state, size_t bytes, int to_device);
 

@@ -46,6 +46,13 @@ double cuda_median(double *values, int count)
     return values[count / 2];
 }
 
+int cuda_batch_size(double seconds)
+{
+    if (seconds >= CUDA_BATCH_SECONDS) return 1;
+    if (seconds * CUDA_BATCH_MOST <= CUDA_BATCH_SECONDS) return CUDA_BATCH_MOST;
+    return (int)(CUDA_BATCH_SECONDS / seconds) + 1;
+}
+
 static double matmul_rate(cuda_backend *cuda, fg_dtype dtype, fg_matmul_precision precision)
 {
     fg_node_desc node = {.op = FG_OP_MATMUL, .dtype = dtype, .precision = precision, .input_count = 2,

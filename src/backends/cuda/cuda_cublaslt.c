@@ -220,16 +220,14 @@ static float time_batch(cuda_cublaslt *lt, const matmul_plan *plan, const cublas
  * choice followed that sample's noise (clocks, the GPU's state as the sweep went on): on the H100,
  * f32 M=128 K=768 N=3072 GELU_BIAS kept an algorithm at 41 us where PyTorch's call of the heuristic's
  * first answer took 32 us (bench/results/h100-2026-11-27-close-calls/torch_compare-final.txt). Now every
- * candidate is timed in each of CANDIDATE_ROUNDS rounds, each sample a back-to-back batch (~BATCH_SECONDS
- * of runs, at most BATCH_MOST, as the autotune times implementations), and judged by its median. The
+ * candidate is timed in each of CANDIDATE_ROUNDS rounds, each sample a back-to-back batch (cuda_batch_size,
+ * as the autotune times implementations), and judged by its median. The
  * heuristic's first answer, what PyTorch runs, stays unless another is faster by more than
  * FIRST_ANSWER_MARGIN: a difference under the noise is no reason to leave it. Measured against the
  * single samples in one call, each process tuning afresh (bench/results/h100-2026-11-27-autotune-lookup/ab):
  * TF32 M=8192 K=4096 N=14336 2.64-2.65 ms against 2.72-2.83, K=768 N=3072 0.174-0.176 against 0.190-0.197, bf16
  * M=8192 K=768 N=3072 (GELU_BIAS) 0.061 against 0.065. */
 #define CANDIDATE_ROUNDS 5
-#define BATCH_SECONDS 200e-6f
-#define BATCH_MOST 32
 #define FIRST_ANSWER_MARGIN 1.03f
 static int choose_fastest(cuda_cublaslt *lt, matmul_plan *plan, const cublasLtMatmulHeuristicResult_t *candidates,
                           int found, void *out, const void *a, const void *b, cudaStream_t stream)
@@ -247,8 +245,7 @@ static int choose_fastest(cuda_cublaslt *lt, matmul_plan *plan, const cublasLtMa
         if (run_plan(lt, plan, &candidates[i].algo, out, a, b, stream) == CUBLAS_STATUS_SUCCESS)
             milliseconds = time_batch(lt, plan, &candidates[i].algo, 1, out, a, b, stream, start, stop);
         float seconds = milliseconds * 1e-3f;
-        batch[i] = milliseconds < 0 ? 0 : seconds >= BATCH_SECONDS ? 1 : seconds * BATCH_MOST <= BATCH_SECONDS ? BATCH_MOST
-                                                                    : (int)(BATCH_SECONDS / seconds) + 1;
+        batch[i] = milliseconds < 0 ? 0 : cuda_batch_size(seconds);
         if (seconds > 2e-3f) rounds = 3; /* a large shape: ~3 x 16 runs of over 2 ms already */
     }
     for (int r = 0; r < rounds; r++)
