@@ -4,9 +4,13 @@
 # ../shared/gpu-bundle and carrying .gpu-bundle:
 #
 #   scripts/gpu-session.sh tests       fusegraph info, the whole CTest suite (CUDA + Vulkan), kernel checks
-#   scripts/gpu-session.sh sanitizer [memcheck|racecheck]
+#   scripts/gpu-session.sh sanitizer [memcheck|racecheck] [1|2]
 #                                      compute-sanitizer on the CUDA suite (quick sizes); both tools by default,
-#                                      one per call when both together would pass the 10-minute limit
+#                                      one per call when both together would pass the 10-minute limit; with a
+#                                      part, half of test_gpu_backend's variants (FUSEGRAPH_TEST_IMPLEMENTATIONS):
+#                                      1 = autotuned, cublaslt, tensor_core, simt and the kernel checks,
+#                                      2 = skinny, cublaslt_then_gelu, skinny_tensor_core, warpgroup_tensor_core
+#                                      (racecheck of the whole suite took ~590 s, past one call, at d04855c)
 #   scripts/gpu-session.sh bench       the seed table, PyTorch side by side (bench/torch_compare.py), routing
 #   scripts/gpu-session.sh vulkan-tiles  f16 matmul 4096 on Vulkan with each cooperative shader and tile
 #                                      forced, both weight layouts, and PyTorch's f16 matmul for scale
@@ -34,11 +38,20 @@ sanitizer)
   # with this warm-up; if racecheck still does not fit one call, run it on a machine kept warm.
   FUSEGRAPH_TEST_QUICK=1 $run ./test_gpu_backend cuda > "$out/warm-test_gpu_backend.txt" 2>&1
   echo "test_gpu_backend cuda without a tool (fills the autotune cache): rc=$?"
+  part=${3:-}
+  case $part in
+  1) export FUSEGRAPH_TEST_IMPLEMENTATIONS=autotuned,cublaslt,tensor_core,simt ;;
+  2) export FUSEGRAPH_TEST_IMPLEMENTATIONS=skinny,cublaslt_then_gelu,skinny_tensor_core,warpgroup_tensor_core ;;
+  "") ;;
+  *) echo "unknown part $part (1 or 2)"; exit 2 ;;
+  esac
   for tool in ${2:-memcheck racecheck}; do
-    FUSEGRAPH_TEST_QUICK=1 $run "$sanitizer" --tool $tool --error-exitcode 3 ./test_gpu_backend cuda \
-      > "$out/$tool-test_gpu_backend.txt" 2>&1
-    echo "$tool test_gpu_backend cuda: rc=$?"; grep -E "^FAIL" "$out/$tool-test_gpu_backend.txt" | head -5
-    tail -4 "$out/$tool-test_gpu_backend.txt"
+    log="$out/$tool-test_gpu_backend${part:+-part$part}.txt"
+    FUSEGRAPH_TEST_QUICK=1 $run "$sanitizer" --tool $tool --error-exitcode 3 ./test_gpu_backend cuda > "$log" 2>&1
+    echo "$tool test_gpu_backend cuda${part:+ (part $part: $FUSEGRAPH_TEST_IMPLEMENTATIONS)}: rc=$?"
+    grep -E "^FAIL" "$log" | head -5
+    tail -4 "$log"
+    [[ $part == 2 ]] && continue # the kernel checks run with part 1
     for check in check_matmul_kernels check_bandwidth_kernels; do
       $run "$sanitizer" --tool $tool --error-exitcode 3 ./$check --check-only --quick > "$out/$tool-$check.txt" 2>&1
       echo "$tool $check: rc=$?"; tail -2 "$out/$tool-$check.txt"

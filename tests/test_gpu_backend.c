@@ -407,6 +407,21 @@ static void check_small_budget(void)
     fg_context_destroy(context);
 }
 
+/* Whether `name` is one of the comma-separated names in `list`; every name is when list is NULL. */
+static int listed(const char *list, const char *name)
+{
+    if (!list) return 1;
+    size_t length = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t item = end ? (size_t)(end - p) : strlen(p);
+        if (item == length && strncmp(p, name, length) == 0) return 1;
+        if (!end) break;
+        p = end + 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -428,8 +443,13 @@ int main(int argc, char **argv)
     fg_device_info info;
     fg_context_device_info(base, device, &info);
     printf("%s device: %s (%s)\n", backend, info.name, info.reason);
+    /* FUSEGRAPH_TEST_IMPLEMENTATIONS=name,name,... (for compute-sanitizer runs split over several calls):
+     * only the listed forced implementations (CUDA) or tiles (Vulkan), and the autotuned variant only if
+     * "autotuned" is listed. Unset: all of them. */
+    const char *only = getenv("FUSEGRAPH_TEST_IMPLEMENTATIONS");
     variant variants[10] = {{"(autotuned)", base, device}};
-    int variant_count = 1;
+    int variant_count = listed(only, "autotuned") ? 1 : 0;
+    if (only) printf("FUSEGRAPH_TEST_IMPLEMENTATIONS=%s: only these variants\n", only);
     /* Every implementation forced in turn: the autotuned variant alone covers only what this device
      * happens to pick. CUDA: FUSEGRAPH_CUDA_IMPLEMENTATION; Vulkan: FUSEGRAPH_VULKAN_TILE, each tile
      * configuration, the cooperative-matrix shader where the device reports cooperative matrices, and each
@@ -441,6 +461,7 @@ int main(int argc, char **argv)
     int is_cuda = strcmp(backend, "cuda") == 0;
     const char *const *names = is_cuda ? cuda_implementations : strcmp(backend, "vulkan") == 0 ? vulkan_tiles : NULL;
     for (int i = 0; names && names[i]; i++) {
+        if (!listed(only, names[i])) continue;
         if (strcmp(names[i], "cooperative") == 0 && !strstr(info.reason, "; cooperative matrices yes")) {
             printf("vulkan cooperative shader: not tested: %s reports no cooperative matrices\n", info.name);
             continue;
@@ -464,5 +485,6 @@ int main(int argc, char **argv)
     if (strcmp(backend, "cuda") == 0 && strstr(info.reason, "cuBLASLt loaded")) check_cublaslt_class_reuse();
     check_small_budget();
     for (int v = 0; v < variant_count; v++) fg_context_destroy(variants[v].context);
+    if (!listed(only, "autotuned")) fg_context_destroy(base); /* not among the variants */
     return check_finish("test_gpu_backend");
 }

@@ -240,14 +240,18 @@ static int choose_fastest(cuda_cublaslt *lt, matmul_plan *plan, const cublasLtMa
     }
     int batch[HEURISTIC_CANDIDATES], rounds = CANDIDATE_ROUNDS;
     double samples[HEURISTIC_CANDIDATES][CANDIDATE_ROUNDS];
+    float fastest_seconds = 0;
     for (int i = 0; i < found; i++) { /* a warm-up run, then one timed run that sizes the batch */
         float milliseconds = -1;
         if (run_plan(lt, plan, &candidates[i].algo, out, a, b, stream) == CUBLAS_STATUS_SUCCESS)
             milliseconds = time_batch(lt, plan, &candidates[i].algo, 1, out, a, b, stream, start, stop);
         float seconds = milliseconds * 1e-3f;
         batch[i] = milliseconds < 0 ? 0 : cuda_batch_size(seconds);
-        if (seconds > 2e-3f) rounds = 3; /* a large shape: ~3 x 16 runs of over 2 ms already */
+        if (milliseconds >= 0 && (fastest_seconds == 0 || seconds < fastest_seconds)) fastest_seconds = seconds;
     }
+    /* A large shape (even the fastest candidate over 2 ms: ~3 x 16 runs of it are already seconds) takes 3
+     * rounds; judged by the fastest, so that one slow candidate does not cut the rounds of a mid-size one. */
+    if (fastest_seconds > 2e-3f) rounds = 3;
     for (int r = 0; r < rounds; r++)
         for (int i = 0; i < found; i++)
             if (batch[i] > 0) {

@@ -28,6 +28,12 @@
  * "not selected" (eligible warps waiting for the scheduler): the f32 kernel is near its instruction
  * issue limit, not short of bytes in flight, and the slots' extra shared-memory reads cost more than
  * the deeper pipeline gains. K slices of 1024 (half the transpose reductions a tile) measured the same.
+ * 2026-11-27, H100, `check_bandwidth_kernels --time-only`, three rounds alternating with the kernel before
+ * it in one call (f32 M=16 K=4096 N=14336, ms): the loads from a pointer advanced a chunk a step, without
+ * bounds checks inside b (below), 0.0924-0.0936 against 0.0946-0.0958; bf16 M=8 0.052 against 0.055. Not
+ * kept, same call: K slices of 1024 again (0.0952-0.0953); b's next rows asked into L2 ahead of the loads,
+ * a bulk prefetch of the block's next tile (0.111) or a prefetch.global.L2 one or two steps ahead
+ * (0.097-0.100; bf16 M=8 0.050).
  * The design:
  *  - A warp owns 4 rows of b (4 output columns). Its lanes walk K together, lane l reading the l-th
  *    16-byte vector of each 512-byte chunk of a row, so every load instruction reads 512 contiguous bytes
@@ -162,17 +168,40 @@ __global__ void __launch_bounds__(32 * TRANSPOSED_SPLIT_WARPS, (sizeof(T) == 4 &
     const int my_tiles = group < tiles ? (tiles - group + groups - 1) / groups : 0; /* uniform over the block */
     const int steps = my_tiles * chunks;
 
-    /* One step: chunk c of the warp's 4 rows of tile `tile`, one 16-byte load per row per lane (or its
-     * elements one by one). Rows past N and elements past the split are zeros. */
-    auto load_step = [&](int tile, int c, uint4 (&bits)[R]) {
-        const int64_t row0 = (int64_t)tile * TRANSPOSED_SPLIT_TILE_ROWS + warp * R;
-        const int k = c * CHUNK + WIDTH * lane;
-        const T *p = b + row0 * K + k_begin;
+    /* The loads walk the steps in order: chunk c of the warp's 4 rows of tile `tile`, one 16-byte load per
+     * row per lane (or its elements one by one). load_pointer is row 0's element for this lane at the
+     * next step: advanced by a chunk per step and set again at each new tile, so a step's addresses are
+     * the pointer plus r x K. A step wholly inside b (all 4 rows < N, the whole chunk < k_count: every
+     * step but a split's last chunk or the last tile's) loads without bounds checks or zero fills; the
+     * checked path is the rest's. (Computing each address from (tile, chunk) with the checks on every
+     * load cost ~80 integer instructions a step beside its 256 FMAs.) */
+    int load_tile = group, load_c = 0; /* the next step to load */
+    int64_t load_row0 = 0;
+    const T *load_pointer = nullptr;
+    auto start_load_tile = [&]() {
+        load_row0 = (int64_t)load_tile * TRANSPOSED_SPLIT_TILE_ROWS + warp * R;
+        load_pointer = b + load_row0 * K + k_begin + WIDTH * lane;
+        load_c = 0;
+    };
+    auto load_step = [&](uint4 (&bits)[R]) {
+        if (VECTOR && load_row0 + R <= N && (load_c + 1) * CHUNK <= k_count) { /* uniform over the warp */
 #pragma unroll
-        for (int r = 0; r < R; r++) {
-            const bool ok = row0 + r < N && k < k_count;
-            if constexpr (VECTOR) bits[r] = ok ? load_streaming(p + (int64_t)r * K + k) : make_uint4(0, 0, 0, 0);
-            else bits[r] = ok ? load_elements_packed(p + (int64_t)r * K, k, k_count) : make_uint4(0, 0, 0, 0);
+            for (int r = 0; r < R; r++) bits[r] = load_streaming(load_pointer + (int64_t)r * K);
+        } else {
+            const int k = load_c * CHUNK + WIDTH * lane;
+            const T *row = load_pointer - k; /* row 0 at the split's start */
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                const bool ok = load_row0 + r < N && k < k_count;
+                if constexpr (VECTOR) bits[r] = ok ? load_streaming(row + (int64_t)r * K + k) : make_uint4(0, 0, 0, 0);
+                else bits[r] = ok ? load_elements_packed(row + (int64_t)r * K, k, k_count) : make_uint4(0, 0, 0, 0);
+            }
+        }
+        if (++load_c == chunks) {
+            load_tile += groups;
+            start_load_tile();
+        } else {
+            load_pointer += CHUNK;
         }
     };
     auto advance = [&](int &tile, int &c) {
@@ -180,11 +209,8 @@ __global__ void __launch_bounds__(32 * TRANSPOSED_SPLIT_WARPS, (sizeof(T) == 4 &
     };
     /* The first step's loads go out before a is staged, so HBM is busy from the start. */
     uint4 bits_a[R], bits_b[R];
-    int load_tile = group, load_c = 0; /* the next step to load */
-    if (steps > 0) {
-        load_step(load_tile, load_c, bits_a);
-        advance(load_tile, load_c);
-    }
+    start_load_tile();
+    if (steps > 0) load_step(bits_a);
 
     /* Stage a[:, k_begin .. k_begin + chunks x CHUNK) as f32: element kk = (32 c + l) WIDTH + e (chunk c,
      * lane l, e < WIDTH) goes to column c CHUNK + 128 (e / 4) + 4 l + e % 4 of row m (for f32 that is kk);
@@ -263,10 +289,7 @@ __global__ void __launch_bounds__(32 * TRANSPOSED_SPLIT_WARPS, (sizeof(T) == 4 &
      * not drain), then the FMAs on this step's registers; the two buffers alternate. */
     int tile = group, c = 0; /* the step being computed */
     auto step = [&](int s, const uint4 (&current)[R], uint4 (&next)[R]) {
-        if (s + 1 < steps) {
-            load_step(load_tile, load_c, next);
-            advance(load_tile, load_c);
-        }
+        if (s + 1 < steps) load_step(next);
         multiply(c, current);
         if (c == chunks - 1) finish_tile(tile);
         advance(tile, c);
@@ -311,10 +334,9 @@ static cudaError_t launch_transposed_split(const TransposedSplitPlan &plan, void
     if (groups > plan.tiles) groups = plan.tiles;
     const int64_t blocks = groups * plan.splits;
     if (blocks > INT_MAX) return cudaErrorInvalidValue;
-    kernel<<<(unsigned)blocks, 32 * TRANSPOSED_SPLIT_WARPS, 0, stream>>>((T *)out, workspace, (const T *)a,
-                                                                          (const T *)b, (const T *)bias, m, k, n,
-                                                                          plan.k_per_split, plan.splits, plan.tiles,
-                                                                          epilogue);
+    kernel<<<(unsigned)blocks, 32 * TRANSPOSED_SPLIT_WARPS, 0, stream>>>(
+        (T *)out, workspace, (const T *)a, (const T *)b, (const T *)bias, m, k, n, plan.k_per_split, plan.splits, plan.tiles,
+        epilogue);
     result = cudaGetLastError();
     if (result == cudaSuccess && plan.splits > 1) /* the workspace is [splits, M, N]: n_padded = N */
         return launch_skinny_reduce<T>((T *)out, workspace, (const T *)bias, m, n, plan.splits, n, epilogue, stream);
