@@ -422,6 +422,20 @@ static int listed(const char *list, const char *name)
     return 0;
 }
 
+/* Whether every comma-separated name in `list` is "autotuned" or one of `names` (NULL-terminated; may be NULL). */
+static int names_known(const char *list, const char *const *names)
+{
+    for (const char *p = list;;) {
+        const char *end = strchr(p, ',');
+        size_t item = end ? (size_t)(end - p) : strlen(p);
+        int known = item == strlen("autotuned") && strncmp(p, "autotuned", item) == 0;
+        for (int i = 0; names && names[i] && !known; i++) known = item == strlen(names[i]) && strncmp(p, names[i], item) == 0;
+        if (!known) return 0;
+        if (!end) return 1;
+        p = end + 1;
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -477,6 +491,14 @@ int main(int argc, char **argv)
         v->context = open_backend(settings, 0, &v->device, reason, sizeof reason);
         if (v->device >= 0) variant_count++;
         else fg_context_destroy(v->context);
+    }
+    if (only && !names_known(only, names)) {
+        printf("FAIL FUSEGRAPH_TEST_IMPLEMENTATIONS=%s names something that is not a %s variant\n", only, backend);
+        check_count++, check_failures++;
+    }
+    if (variant_count == 0) {
+        printf("FAIL %s: no variant to check (FUSEGRAPH_TEST_IMPLEMENTATIONS=%s)\n", backend, only ? only : "");
+        check_count++, check_failures++;
     }
     check_all_ops(variants, variant_count);
     printf("%d op checks done (%d failed); failure paths:\n", check_count, check_failures);

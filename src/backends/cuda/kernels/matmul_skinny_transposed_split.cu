@@ -62,9 +62,12 @@
  *    caps it at 128 registers for 2 blocks (16 warps) an SM (unbounded, ptxas takes 144-168). M_BUCKET 8:
  *    3 blocks (80 registers) for f32; 2 for f16/bf16, which spilled ~130 bytes inside the FMA loop at 80.
  *    ptxas -v (CUDA 13.0, sm_90, -O3), registers / spill stores / spill loads (16-byte loads | elements):
- *      f32      M_BUCKET 16: 126 / 0 / 0 | 128 / 0 / 0, 32 KB shared;  M_BUCKET 8: 80 / 0 / 0, 16 KB
- *      f16/bf16 M_BUCKET 16: 128 / 28 / 56 | 128 / 32 / 76 bytes (a few LDL per 512 FFMAs), 32 KB;
- *               M_BUCKET 8: 128 / 0 / 0 | 118 / 0 / 0, 16 KB
+ *      f32      M_BUCKET 16: 128 / 16 / 96 | 128 / 0 / 0, 32 KB shared;  M_BUCKET 8: 80 / 8 / 16 both, 16 KB
+ *      f16/bf16 M_BUCKET 16: 128 / 32 / 64 | 128 / 36 / 80 bytes (a few LDL per 512 FFMAs), 32 KB;
+ *               M_BUCKET 8: 128 / 0 / 0 both, 16 KB
+ *    (Before the loads' pointer, d3e1ca7: f32 16: 126 / 0 / 0 | 128 / 0 / 0, f32 8: 80 / 0 / 0, 16-bit 16:
+ *    28 / 56 | 32 / 76 bytes; the pointer's registers cost these few spills and measured faster anyway, f32
+ *    M=16 0.093 ms against 0.095, f32 M=8 the same 0.088: `bench/results/h100-2026-11-27-session6/skinny-ab`.)
  *    (the benchmark's f32 M=16 kernel had 16 / 40 bytes of spills at 128 registers; here a's staged rows
  *    have a fixed stride of 512 floats, so each LDS.128 is one base register plus an immediate offset.)
  * f16 and bf16 run the same code with 8-element vectors. On the H100 (check_bandwidth_kernels, L2
@@ -171,7 +174,7 @@ __global__ void __launch_bounds__(32 * TRANSPOSED_SPLIT_WARPS, (sizeof(T) == 4 &
     /* The loads walk the steps in order: chunk c of the warp's 4 rows of tile `tile`, one 16-byte load per
      * row per lane (or its elements one by one). load_pointer is row 0's element for this lane at the
      * next step: advanced by a chunk per step and set again at each new tile, so a step's addresses are
-     * the pointer plus r x K. A step wholly inside b (all 4 rows < N, the whole chunk < k_count: every
+     * the pointer plus r x K. A step wholly inside b (all 4 rows < N, the chunk's end <= k_count: every
      * step but a split's last chunk or the last tile's) loads without bounds checks or zero fills; the
      * checked path is the rest's. (Computing each address from (tile, chunk) with the checks on every
      * load cost ~80 integer instructions a step beside its 256 FMAs.) */

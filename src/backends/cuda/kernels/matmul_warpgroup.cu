@@ -50,6 +50,7 @@
 
 #define WG_BM 128
 #define WG_BK 64 /* elements of K per slice: one 128-byte swizzle row of 16-bit values */
+#define WG_CACHED_DEVICES 64 /* devices whose compute capability and SM count are remembered */
 #define WG_THREADS 384 /* 3 warpgroups: one copies, two multiply */
 #define WG_GROUP_M 16
 
@@ -298,10 +299,11 @@ static cudaError_t encode_operand(CUtensorMap *map, const void *data, int dtype,
 }
 
 /* The device's compute capability (major x 10 + minor) and SM count, asked once per device and remembered
- * (devices 0..63; others are asked every call): a launch should not spend host time on them. */
+ * (devices 0 .. WG_CACHED_DEVICES - 1; others are asked every call): a launch should not spend host time on
+ * them. (They stay right across cudaDeviceReset: they are the hardware's.) */
 static cudaError_t device_figures(int device, int *compute_capability, int *sm_count) {
-    static std::atomic<int> remembered[64][2]; /* zero: not asked yet */
-    const bool cached = device >= 0 && device < 64;
+    static std::atomic<int> remembered[WG_CACHED_DEVICES][2]; /* zero: not asked yet */
+    const bool cached = device >= 0 && device < WG_CACHED_DEVICES;
     if (cached) {
         *compute_capability = remembered[device][0].load(std::memory_order_relaxed);
         *sm_count = remembered[device][1].load(std::memory_order_relaxed);
@@ -322,22 +324,18 @@ static cudaError_t device_figures(int device, int *compute_capability, int *sm_c
 
 template <typename T, int BN, int STAGES, bool PINGPONG>
 static cudaError_t warpgroup_launch(T *out, const void *a, const void *b, const T *bias, int m, int k, int n, int dtype,
-                                    int epilogue, int device, int sm_count, cudaStream_t stream) {
+                                    int epilogue, int sm_count, cudaStream_t stream) {
     CUtensorMap a_map, b_map;
     cudaError_t error = encode_operand(&a_map, a, dtype, m, k, WG_BM);
     if (error == cudaSuccess) error = encode_operand(&b_map, b, dtype, n, k, BN);
     if (error != cudaSuccess) return error;
     const size_t shared_bytes = warpgroup_shape<BN, STAGES>::SHARED_BYTES;
-    /* The shared-memory opt-in is a property of the kernel on a device: set once per device (a second
-     * thread racing the first sets the same value, which is harmless). */
-    static std::atomic<uint64_t> opted_in{0}; /* bit d: done on device d (devices 0..63; others every call) */
-    const uint64_t bit = device < 64 ? (uint64_t)1 << device : 0;
-    if (!bit || !(opted_in.load(std::memory_order_relaxed) & bit)) {
-        error = cudaFuncSetAttribute(matmul_warpgroup_kernel<T, BN, STAGES, PINGPONG>,
-                                     cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared_bytes);
-        if (error != cudaSuccess) return error;
-        opted_in.fetch_or(bit, std::memory_order_relaxed);
-    }
+    /* Set on every launch, not once per device: the attribute belongs to the kernel in a CUDA context, and
+     * an application that calls cudaDeviceReset gets a fresh context with the default back, which a
+     * remembered "done" would never set again. */
+    error = cudaFuncSetAttribute(matmul_warpgroup_kernel<T, BN, STAGES, PINGPONG>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 (int)shared_bytes);
+    if (error != cudaSuccess) return error;
     const long long tiles = (long long)((m + WG_BM - 1) / WG_BM) * ((n + BN - 1) / BN);
     const unsigned blocks = (unsigned)(tiles < sm_count ? tiles : sm_count);
     matmul_warpgroup_kernel<T, BN, STAGES, PINGPONG><<<blocks, WG_THREADS, shared_bytes, stream>>>(a_map, b_map, out, bias, m, k, n, epilogue);
@@ -359,13 +357,13 @@ static bool prefer_wide_tile(int m, int n, int sm_count) {
 
 template <typename T>
 static cudaError_t warpgroup_forward(void *out, const void *a, const void *b, const void *bias, int m, int k, int n, int dtype,
-                                     int epilogue, int device, int sm_count, int tile, cudaStream_t stream) {
+                                     int epilogue, int sm_count, int tile, cudaStream_t stream) {
     if (tile == 0) tile = prefer_wide_tile(m, n, sm_count) ? 1 : 3;
     T *o = (T *)out;
     const T *c = (const T *)bias;
-    if (tile == 1) return warpgroup_launch<T, 256, 4, false>(o, a, b, c, m, k, n, dtype, epilogue, device, sm_count, stream);
-    if (tile == 2) return warpgroup_launch<T, 128, 6, false>(o, a, b, c, m, k, n, dtype, epilogue, device, sm_count, stream);
-    if (tile == 3) return warpgroup_launch<T, 128, 6, true>(o, a, b, c, m, k, n, dtype, epilogue, device, sm_count, stream);
+    if (tile == 1) return warpgroup_launch<T, 256, 4, false>(o, a, b, c, m, k, n, dtype, epilogue, sm_count, stream);
+    if (tile == 2) return warpgroup_launch<T, 128, 6, false>(o, a, b, c, m, k, n, dtype, epilogue, sm_count, stream);
+    if (tile == 3) return warpgroup_launch<T, 128, 6, true>(o, a, b, c, m, k, n, dtype, epilogue, sm_count, stream);
     return cudaErrorInvalidValue;
 }
 
@@ -385,8 +383,8 @@ extern "C" cudaError_t matmul_warpgroup_forward_tile(void *out, const void *a, c
         ((uintptr_t)out & 3))
         return cudaErrorNotSupported;
     if (dtype == CUDA_DTYPE_F16)
-        return warpgroup_forward<__half>(out, a, b, bias, (int)m, (int)k, (int)n, dtype, epilogue, device, sm_count, tile, stream);
-    return warpgroup_forward<__nv_bfloat16>(out, a, b, bias, (int)m, (int)k, (int)n, dtype, epilogue, device, sm_count, tile, stream);
+        return warpgroup_forward<__half>(out, a, b, bias, (int)m, (int)k, (int)n, dtype, epilogue, sm_count, tile, stream);
+    return warpgroup_forward<__nv_bfloat16>(out, a, b, bias, (int)m, (int)k, (int)n, dtype, epilogue, sm_count, tile, stream);
 }
 
 #else /* no Hopper kernel in this build */
