@@ -192,6 +192,8 @@ const char *vulkan_setting(const vulkan_backend *vulkan, const char *name);
  * impossible. */
 void vulkan_cache_path(const vulkan_backend *vulkan, const char *what, char *path, size_t capacity);
 
+/* vulkan_instance.c: loads the loader (dlopen) and creates the instance; vulkan_device_open calls it. */
+fg_status vulkan_instance_open(vulkan_backend *vulkan, char *reason, size_t capacity);
 /* vulkan_device.c */
 fg_status vulkan_device_open(vulkan_backend *vulkan, char *reason, size_t capacity);
 void vulkan_device_close(vulkan_backend *vulkan);
