@@ -2,7 +2,7 @@
  * vulkan_api.h — the Vulkan functions the backend calls, loaded at run time, and the few extension
  * definitions older Vulkan headers lack.
  *
- * The module never links libvulkan (VK_NO_PROTOTYPES): vulkan_device.c opens the loader with dlopen,
+ * The module never links libvulkan (VK_NO_PROTOTYPES): vulkan_instance.c opens the loader with dlopen,
  * takes vkGetInstanceProcAddr from it and loads every other function through that (device functions
  * through vkGetDeviceProcAddr, which skips the loader's dispatch). So a machine without Vulkan still
  * loads the module, and create() fails with a reason instead.

@@ -1,7 +1,8 @@
 /*
  * vulkan_backend.h — the Vulkan backend's state, shared by its files:
  *   vulkan_backend.c    the interface table: create/destroy, the lock, settings, errors, injected failures
- *   vulkan_device.c     loading libvulkan, the instance, choosing and opening the device
+ *   vulkan_instance.c   loading libvulkan (dlopen) and creating the instance
+ *   vulkan_device.c     choosing and opening the device
  *   vulkan_memory.c     device buffers, the staging buffer, uploads and downloads
  *   vulkan_commands.c   command batches (record, submit, wait), barriers, GPU timestamps
  *   vulkan_pipelines.c  shader modules, pipelines by specialization constants
