@@ -9,11 +9,6 @@
 
 #include "planner_harness.h"
 
-/* A chain of three GELUs where each node alone is cheaper on the CPU, but the chain as a whole is
- * cheaper on the GPU: with c the CPU's estimate of one node and L the GPU's transfer latency (transfers
- * otherwise free, kernels instant), the greedy pass sees c < L for the first two nodes and c < 2L for
- * the last (upload + download), so it keeps all three on the CPU (3c); the whole chain on the GPU
- * costs 2L. L = 1.25c makes 2L < 3c: the planner must take the uniform placement and say why. */
 /* The CPU's measured seconds for a tanh GELU of elements f32, as the planner gets them (cpu_measure.c,
  * the same process-wide record), 0 when the measurement was refused as disturbed; *out_cost (may be NULL)
  * receives the CPU's cost figures. */
@@ -61,6 +56,11 @@ static fg_graph *gelu_chain(int64_t elements, int count, fg_value *x, fg_value *
     return graph;
 }
 
+/* A chain of three GELUs where each node alone is cheaper on the CPU, but the chain as a whole is
+ * cheaper on the GPU: with c the CPU's estimate of one node and L the GPU's transfer latency (transfers
+ * otherwise free, kernels instant), the greedy pass sees c < L for the first two nodes and c < 2L for
+ * the last (upload + download), so it keeps all three on the CPU (3c); the whole chain on the GPU
+ * costs 2L. L = 1.25c makes 2L < 3c: the planner must take the uniform placement and say why. */
 static void test_whole_plan_placement(void)
 {
     const int64_t elements = 1 << 16;

@@ -3,9 +3,9 @@
  * definitions older Vulkan headers lack.
  *
  * The module never links libvulkan (VK_NO_PROTOTYPES): vulkan_instance.c opens the loader with dlopen,
- * takes vkGetInstanceProcAddr from it and loads every other function through that (device functions
- * through vkGetDeviceProcAddr, which skips the loader's dispatch). So a machine without Vulkan still
- * loads the module, and create() fails with a reason instead.
+ * takes vkGetInstanceProcAddr from it and loads the global and instance functions through that;
+ * vulkan_device.c loads the device functions through vkGetDeviceProcAddr, which skips the loader's
+ * dispatch. So a machine without Vulkan still loads the module, and create() fails with a reason instead.
  */
 #ifndef FUSEGRAPH_VULKAN_API_H
 #define FUSEGRAPH_VULKAN_API_H
