@@ -70,15 +70,19 @@ static void check_all_ops(variant *variants, int variant_count)
 }
 
 
+/* Whether the comma-separated item at `item` (`length` characters) is `name`. */
+static int item_is(const char *item, size_t length, const char *name)
+{
+    return strlen(name) == length && strncmp(item, name, length) == 0;
+}
+
 /* Whether `name` is one of the comma-separated names in `list`; every name is when list is NULL. */
 static int listed(const char *list, const char *name)
 {
     if (!list) return 1;
-    size_t length = strlen(name);
     for (const char *p = list; *p;) {
         const char *end = strchr(p, ',');
-        size_t item = end ? (size_t)(end - p) : strlen(p);
-        if (item == length && strncmp(p, name, length) == 0) return 1;
+        if (item_is(p, end ? (size_t)(end - p) : strlen(p), name)) return 1;
         if (!end) break;
         p = end + 1;
     }
@@ -90,9 +94,9 @@ static int names_known(const char *list, const char *const *names)
 {
     for (const char *p = list;;) {
         const char *end = strchr(p, ',');
-        size_t item = end ? (size_t)(end - p) : strlen(p);
-        int known = item == strlen("autotuned") && strncmp(p, "autotuned", item) == 0;
-        for (int i = 0; names && names[i] && !known; i++) known = item == strlen(names[i]) && strncmp(p, names[i], item) == 0;
+        size_t length = end ? (size_t)(end - p) : strlen(p);
+        int known = item_is(p, length, "autotuned");
+        for (int i = 0; names && names[i] && !known; i++) known = item_is(p, length, names[i]);
         if (!known) return 0;
         if (!end) return 1;
         p = end + 1;
