@@ -124,8 +124,14 @@ __device__ __forceinline__ void store_tile_as(const float *accumulators, T *out,
             }
 #pragma unroll
             for (int half = 0; half < 2; half++) {
-                const float v0 = apply_epilogue(accumulators[j * 4 + half * 2], bias0, EPILOGUE);
-                const float v1 = apply_epilogue(accumulators[j * 4 + half * 2 + 1], bias1, EPILOGUE);
+                float v0, v1;
+                if constexpr (EPILOGUE == CUDA_EPILOGUE_BIAS_GELU_EXACT) { /* T is 16-bit here */
+                    v0 = gelu_erf_16bit(accumulators[j * 4 + half * 2] + bias0);
+                    v1 = gelu_erf_16bit(accumulators[j * 4 + half * 2 + 1] + bias1);
+                } else {
+                    v0 = apply_epilogue(accumulators[j * 4 + half * 2], bias0, EPILOGUE);
+                    v1 = apply_epilogue(accumulators[j * 4 + half * 2 + 1], bias1, EPILOGUE);
+                }
                 const uint32_t address = staging + (fragment_row + half * 8) * WG_STAGING_ROW_BYTES + local_column * 2;
                 asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(address), "r"(packed_pair<T>(v0, v1)) : "memory");
             }
