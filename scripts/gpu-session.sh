@@ -4,25 +4,26 @@
 # ../shared/gpu-bundle and carrying .gpu-bundle:
 #
 #   scripts/gpu-session.sh tests       fusegraph info, the whole CTest suite (CUDA + Vulkan), kernel checks
-#   scripts/gpu-session.sh sanitizer [memcheck|racecheck|"memcheck racecheck"] [1|2]
-#                                      compute-sanitizer on the CUDA suite (quick sizes); both tools by default,
-#                                      one per call when both together would pass the 10-minute limit; with a
-#                                      part, half of test_gpu_backend's variants (FUSEGRAPH_TEST_IMPLEMENTATIONS):
-#                                      1 = autotuned, cublaslt, tensor_core, simt and the kernel checks,
-#                                      2 = skinny, cublaslt_then_gelu, skinny_tensor_core, warpgroup_tensor_core
-#                                      (racecheck of the whole suite took ~590 s at d04855c; part 1 alone
-#                                      ran past 570 s at d3e1ca7). racecheck leaves cuBLASLt's kernels
-#                                      uninstrumented (--kernel-name-exclude, racecheck_exclude below): they
-#                                      are NVIDIA's, and the timing of its candidates launches them by the
-#                                      thousand; our kernels are all still checked (an exclude that matched
-#                                      nothing would only make the run slower, never check less)
+#   scripts/gpu-session.sh sanitizer [memcheck|racecheck|"memcheck racecheck"] [1|2|3]
+#                                      compute-sanitizer on the CUDA suite (quick sizes) and the kernel checks;
+#                                      both tools by default, one per call when both together would pass the
+#                                      10-minute limit; with a part, a third of the work:
+#                                      1 = the op checks of autotuned, cublaslt, tensor_core, simt, and the
+#                                          kernel checks (racecheck at eac30a5: ~100 s + ~270 s),
+#                                      2 = the op checks of skinny, cublaslt_then_gelu, skinny_tensor_core,
+#                                          warpgroup_tensor_core (racecheck: ~90 s),
+#                                      3 = the failure paths (racecheck: over 200 s, most of it cuBLASLt's
+#                                          candidates timed under the tool; not yet run to its end).
+#                                      racecheck leaves cuBLASLt's kernels uninstrumented in the op checks
+#                                      (--kernel-name-exclude, racecheck_exclude below): they are NVIDIA's,
+#                                      and all of ours are still checked
 #   scripts/gpu-session.sh bench       the seed table, PyTorch side by side (bench/torch_compare.py), routing
 #   scripts/gpu-session.sh vulkan-tiles  f16 matmul 4096 on Vulkan with each cooperative shader and tile
 #                                      forced, both weight layouts, and PyTorch's f16 matmul for scale
 #
 # Logs go to $OUT (the device tool brings that folder back), or ./gpu-session-out when $OUT is unset.
 set -uo pipefail
-stage=${1:?usage: scripts/gpu-session.sh tests | sanitizer [TOOLS] [1|2] | bench | vulkan-tiles}
+stage=${1:?usage: scripts/gpu-session.sh tests | sanitizer [TOOLS] [1|2|3] | bench | vulkan-tiles}
 out=${OUT:-$PWD/gpu-session-out}
 mkdir -p "$out"
 run=.gpu-bundle/run
@@ -37,33 +38,48 @@ tests)
   ;;
 sanitizer)
   part=${3:-}
+  # Parts (one per call where the tools are slow): 1 and 2 are halves of the op checks' variants
+  # (FUSEGRAPH_TEST_IMPLEMENTATIONS), 1 also the kernel checks, 3 the failure paths (FUSEGRAPH_TEST_PARTS).
+  unset FUSEGRAPH_TEST_IMPLEMENTATIONS
   case $part in
-  1) export FUSEGRAPH_TEST_IMPLEMENTATIONS=autotuned,cublaslt,tensor_core,simt ;;
-  2) export FUSEGRAPH_TEST_IMPLEMENTATIONS=skinny,cublaslt_then_gelu,skinny_tensor_core,warpgroup_tensor_core ;;
-  "") unset FUSEGRAPH_TEST_IMPLEMENTATIONS ;;
-  *) echo "unknown part $part (1 or 2)"; exit 2 ;;
+  1) export FUSEGRAPH_TEST_IMPLEMENTATIONS=autotuned,cublaslt,tensor_core,simt ; test_parts=ops ;;
+  2) export FUSEGRAPH_TEST_IMPLEMENTATIONS=skinny,cublaslt_then_gelu,skinny_tensor_core,warpgroup_tensor_core ; test_parts=ops ;;
+  3) test_parts=failure_paths ;;
+  "") test_parts=ops,failure_paths ;;
+  *) echo "unknown part $part (1, 2 or 3)"; exit 2 ;;
   esac
-  # cuBLAS(Lt) kernel names on Hopper and Ampere: sm90_xmma_gemm_*, nvjet_*, cutlass*, *gemm*, *gemv*,
-  # splitKreduce_kernel; ours are add_kernel, gelu_kernel and matmul_*_kernel (no such substrings). One
-  # regex filter (compute-sanitizer 2023.3 and later): in a filter, comma-separated keys must all match.
+  # racecheck leaves cuBLAS(Lt)'s kernels uninstrumented in the op checks, where the variants that use it
+  # launch them by the thousand: on Hopper and Ampere their names hold xmma, nvjet, cutlass, gemm, gemv or
+  # splitKreduce; ours are add_kernel, gelu_kernel and matmul_*_kernel (none of those substrings). One regex
+  # filter (compute-sanitizer 2023.3 and later): in a filter, comma-separated keys must all match. The
+  # failure paths run with every kernel instrumented: there, at eac30a5 with compute-sanitizer 2025.3.1,
+  # the exclusion made the sanitizer itself fail ("Internal Sanitizer Error: The Sanitizer failed to handle
+  # a hardware exception") while the cuBLASLt class-reuse check timed cuBLASLt's candidates afresh, and
+  # without it those timings took over 200 s under racecheck (memcheck: seconds).
   racecheck_exclude='regex=xmma|nvjet|cutlass|gemm|gemv|splitKreduce'
   "$sanitizer" --version 2>&1 | tail -1 | tee "$out/sanitizer-version.txt"
-  # Once without the tool first: it fills the autotune cache (~/.cache/fusegraph), so the runs under the
-  # tool need not also time every candidate of every shape class. On a fresh machine the quick suite
-  # alone ran over 60 s (autotuning) and racecheck of it did not finish in 560 s; in earlier sessions,
-  # after the tests stage on the same machine, the whole racecheck stage took ~525 s. Not yet measured
-  # with this warm-up; if racecheck still does not fit one call, run it on a machine kept warm.
-  FUSEGRAPH_TEST_QUICK=1 $run ./test_gpu_backend cuda > "$out/warm-test_gpu_backend.txt" 2>&1
-  echo "test_gpu_backend cuda without a tool (fills the autotune cache): rc=$?"
+  if [[ $test_parts == *ops* ]]; then
+    # Once without the tool first: it fills the autotune cache (~/.cache/fusegraph), so the op checks under
+    # the tool need not also time every candidate of every shape class (on a fresh machine that alone ran
+    # over 60 s of the quick suite).
+    FUSEGRAPH_TEST_QUICK=1 FUSEGRAPH_TEST_PARTS=ops $run ./test_gpu_backend cuda > "$out/warm-test_gpu_backend.txt" 2>&1
+    echo "test_gpu_backend cuda without a tool (fills the autotune cache): rc=$?"
+  fi
   for tool in ${2:-memcheck racecheck}; do
-    log="$out/$tool-test_gpu_backend${part:+-part$part}.txt"
-    filter=(--error-exitcode 3)
-    [[ $tool == racecheck ]] && filter+=(--kernel-name-exclude "$racecheck_exclude")
-    FUSEGRAPH_TEST_QUICK=1 $run "$sanitizer" --tool $tool "${filter[@]}" ./test_gpu_backend cuda > "$log" 2>&1
-    echo "$tool test_gpu_backend cuda${part:+ (part $part: $FUSEGRAPH_TEST_IMPLEMENTATIONS)}: rc=$?"
-    grep -E "^FAIL" "$log" | head -5
-    tail -4 "$log"
-    [[ $part == 2 ]] && continue # the kernel checks run with part 1
+    # One process for memcheck; racecheck's op checks and failure paths in two (the exclusion above).
+    runs=$test_parts
+    [[ $tool == racecheck && $test_parts == ops,failure_paths ]] && runs="ops failure_paths"
+    for test_part in $runs; do
+      log="$out/$tool-test_gpu_backend-${part:+part$part-}${test_part/,/+}.txt"
+      filter=(--error-exitcode 3)
+      [[ $tool == racecheck && $test_part == ops ]] && filter+=(--kernel-name-exclude "$racecheck_exclude")
+      FUSEGRAPH_TEST_QUICK=1 FUSEGRAPH_TEST_PARTS=$test_part $run "$sanitizer" --tool $tool "${filter[@]}" \
+        ./test_gpu_backend cuda > "$log" 2>&1
+      echo "$tool test_gpu_backend cuda, $test_part${FUSEGRAPH_TEST_IMPLEMENTATIONS:+ ($FUSEGRAPH_TEST_IMPLEMENTATIONS)}: rc=$?"
+      grep -E "^FAIL" "$log" | head -5
+      tail -4 "$log"
+    done
+    [[ $part == 2 || $part == 3 ]] && continue # the kernel checks run with part 1
     for check in check_matmul_kernels check_bandwidth_kernels; do
       $run "$sanitizer" --tool $tool --error-exitcode 3 ./$check --check-only --quick > "$out/$tool-$check.txt" 2>&1
       echo "$tool $check: rc=$?"; tail -2 "$out/$tool-$check.txt"

@@ -9,7 +9,8 @@
  * failed upload retried in smaller chunks must succeed (CUDA), and a small pool budget must evict and
  * stay right. Exits 77 with "skipped: <reason>" when the backend is not ready (no GPU, no driver).
  * The cases and their runs are in gpu_backend_cases.h, the failure paths in gpu_backend_failure_paths.h;
- * this file chooses the variants (FUSEGRAPH_TEST_IMPLEMENTATIONS) and the sizes.
+ * this file chooses the variants (FUSEGRAPH_TEST_IMPLEMENTATIONS), the sizes and the parts that run
+ * (FUSEGRAPH_TEST_PARTS: ops, failure_paths).
  */
 #include "check.h"
 #include "fusegraph.h"
@@ -89,18 +90,68 @@ static int listed(const char *list, const char *name)
     return 0;
 }
 
-/* Whether every comma-separated name in `list` is "autotuned" or one of `names` (NULL-terminated; may be NULL). */
-static int names_known(const char *list, const char *const *names)
+/* Whether every comma-separated name in `list` is `extra` (may be NULL) or one of `names` (NULL-terminated;
+ * may be NULL). */
+static int names_known(const char *list, const char *const *names, const char *extra)
 {
     for (const char *p = list;;) {
         const char *end = strchr(p, ',');
         size_t length = end ? (size_t)(end - p) : strlen(p);
-        int known = item_is(p, length, "autotuned");
+        int known = extra && item_is(p, length, extra);
         for (int i = 0; names && names[i] && !known; i++) known = item_is(p, length, names[i]);
         if (!known) return 0;
         if (!end) return 1;
         p = end + 1;
     }
+}
+
+/* The variants the op checks run on: the autotuned context `base` and every forced implementation (CUDA:
+ * FUSEGRAPH_CUDA_IMPLEMENTATION) or tile (Vulkan: FUSEGRAPH_VULKAN_TILE), the autotuned variant alone covering
+ * only what this device happens to pick. FUSEGRAPH_TEST_IMPLEMENTATIONS=name,name,... (for compute-sanitizer
+ * runs split over several calls): only the listed ones, the autotuned variant only if "autotuned" is listed.
+ * Vulkan: each tile configuration, the cooperative-matrix shader where the device reports cooperative
+ * matrices, and each workgroup-scope cooperative tile the device reports (VK_NV_cooperative_matrix2).
+ * Returns how many of variants[0..9] it filled; a name that is no variant, or no variant left, is a failure. */
+static int open_variants(variant *variants, fg_context *base, int device, const fg_device_info *info)
+{
+    char reason[512];
+    const char *only = getenv("FUSEGRAPH_TEST_IMPLEMENTATIONS");
+    variants[0] = (variant){"(autotuned)", base, device};
+    int variant_count = listed(only, "autotuned") ? 1 : 0;
+    if (only) printf("FUSEGRAPH_TEST_IMPLEMENTATIONS=%s: only these variants\n", only);
+    static const char *const cuda_implementations[] = {"cublaslt", "tensor_core", "simt", "skinny", "cublaslt_then_gelu",
+                                                       "skinny_tensor_core", "warpgroup_tensor_core", NULL};
+    static const char *const vulkan_tiles[] = {"32x32", "64x64", "128x128", "cooperative", "skinny", "workgroup-128x128",
+                                               "workgroup-128x256", "workgroup-128x256x64q", NULL};
+    int is_cuda = strcmp(backend, "cuda") == 0;
+    const char *const *names = is_cuda ? cuda_implementations : strcmp(backend, "vulkan") == 0 ? vulkan_tiles : NULL;
+    for (int i = 0; names && names[i]; i++) {
+        if (!listed(only, names[i])) continue;
+        if (strcmp(names[i], "cooperative") == 0 && !strstr(info->reason, "; cooperative matrices yes")) {
+            printf("vulkan cooperative shader: not tested: %s reports no cooperative matrices\n", info->name);
+            continue;
+        }
+        if (strncmp(names[i], "workgroup-", 10) == 0 && !reason_lists_workgroup_tile(info->reason, names[i] + 10)) {
+            printf("vulkan workgroup cooperative shader %s: not tested: %s does not report it\n", names[i] + 10, info->name);
+            continue;
+        }
+        char settings[96];
+        snprintf(settings, sizeof settings, "%s=%s", is_cuda ? "FUSEGRAPH_CUDA_IMPLEMENTATION" : "FUSEGRAPH_VULKAN_TILE", names[i]);
+        variant *v = &variants[variant_count];
+        v->label = names[i];
+        v->context = open_backend(settings, 0, &v->device, reason, sizeof reason);
+        if (v->device >= 0) variant_count++;
+        else fg_context_destroy(v->context);
+    }
+    if (only && !names_known(only, names, "autotuned")) {
+        printf("FAIL FUSEGRAPH_TEST_IMPLEMENTATIONS=%s names something that is not a %s variant\n", only, backend);
+        check_count++, check_failures++;
+    }
+    if (variant_count == 0) {
+        printf("FAIL %s: no variant to check (FUSEGRAPH_TEST_IMPLEMENTATIONS=%s)\n", backend, only ? only : "");
+        check_count++, check_failures++;
+    }
+    return variant_count;
 }
 
 int main(int argc, char **argv)
@@ -109,6 +160,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: test_gpu_backend BACKEND (cuda, vulkan)\n");
         return 2;
     }
+    /* Line by line, so that a run a tool cuts short (a sanitizer's crash, a timeout) shows how far it got. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     backend = argv[1];
     snprintf(fail_setting, sizeof fail_setting, "FUSEGRAPH_%s_FAIL", backend);
     for (char *c = fail_setting; *c; c++) *c = (char)toupper((unsigned char)*c);
@@ -124,56 +177,31 @@ int main(int argc, char **argv)
     fg_device_info info;
     fg_context_device_info(base, device, &info);
     printf("%s device: %s (%s)\n", backend, info.name, info.reason);
-    /* FUSEGRAPH_TEST_IMPLEMENTATIONS=name,name,... (for compute-sanitizer runs split over several calls):
-     * only the listed forced implementations (CUDA) or tiles (Vulkan), and the autotuned variant only if
-     * "autotuned" is listed. Unset: all of them. */
-    const char *only = getenv("FUSEGRAPH_TEST_IMPLEMENTATIONS");
-    variant variants[10] = {{"(autotuned)", base, device}};
-    int variant_count = listed(only, "autotuned") ? 1 : 0;
-    if (only) printf("FUSEGRAPH_TEST_IMPLEMENTATIONS=%s: only these variants\n", only);
-    /* Every implementation forced in turn: the autotuned variant alone covers only what this device
-     * happens to pick. CUDA: FUSEGRAPH_CUDA_IMPLEMENTATION; Vulkan: FUSEGRAPH_VULKAN_TILE, each tile
-     * configuration, the cooperative-matrix shader where the device reports cooperative matrices, and each
-     * workgroup-scope cooperative tile the device reports (VK_NV_cooperative_matrix2). */
-    static const char *const cuda_implementations[] = {"cublaslt", "tensor_core", "simt", "skinny", "cublaslt_then_gelu",
-                                                       "skinny_tensor_core", "warpgroup_tensor_core", NULL};
-    static const char *const vulkan_tiles[] = {"32x32", "64x64", "128x128", "cooperative", "skinny", "workgroup-128x128",
-                                               "workgroup-128x256", "workgroup-128x256x64q", NULL};
-    int is_cuda = strcmp(backend, "cuda") == 0;
-    const char *const *names = is_cuda ? cuda_implementations : strcmp(backend, "vulkan") == 0 ? vulkan_tiles : NULL;
-    for (int i = 0; names && names[i]; i++) {
-        if (!listed(only, names[i])) continue;
-        if (strcmp(names[i], "cooperative") == 0 && !strstr(info.reason, "; cooperative matrices yes")) {
-            printf("vulkan cooperative shader: not tested: %s reports no cooperative matrices\n", info.name);
-            continue;
-        }
-        if (strncmp(names[i], "workgroup-", 10) == 0 && !reason_lists_workgroup_tile(info.reason, names[i] + 10)) {
-            printf("vulkan workgroup cooperative shader %s: not tested: %s does not report it\n", names[i] + 10, info.name);
-            continue;
-        }
-        char settings[96];
-        snprintf(settings, sizeof settings, "%s=%s", is_cuda ? "FUSEGRAPH_CUDA_IMPLEMENTATION" : "FUSEGRAPH_VULKAN_TILE", names[i]);
-        variant *v = &variants[variant_count];
-        v->label = names[i];
-        v->context = open_backend(settings, 0, &v->device, reason, sizeof reason);
-        if (v->device >= 0) variant_count++;
-        else fg_context_destroy(v->context);
-    }
-    if (only && !names_known(only, names)) {
-        printf("FAIL FUSEGRAPH_TEST_IMPLEMENTATIONS=%s names something that is not a %s variant\n", only, backend);
+    /* FUSEGRAPH_TEST_PARTS=ops,failure_paths (unset: both): for compute-sanitizer runs that treat the two
+     * differently (scripts/gpu-session.sh's racecheck leaves cuBLAS's kernels uninstrumented in the op checks
+     * only). */
+    const char *parts = getenv("FUSEGRAPH_TEST_PARTS");
+    static const char *const part_names[] = {"ops", "failure_paths", NULL};
+    if (parts && !names_known(parts, part_names, NULL)) {
+        printf("FAIL FUSEGRAPH_TEST_PARTS=%s: the parts are ops and failure_paths\n", parts);
         check_count++, check_failures++;
     }
-    if (variant_count == 0) {
-        printf("FAIL %s: no variant to check (FUSEGRAPH_TEST_IMPLEMENTATIONS=%s)\n", backend, only ? only : "");
-        check_count++, check_failures++;
+    variant variants[10];
+    int variant_count = 0;
+    if (listed(parts, "ops")) {
+        variant_count = open_variants(variants, base, device, &info);
+        check_all_ops(variants, variant_count);
+        printf("%d op checks done (%d failed)\n", check_count, check_failures);
     }
-    check_all_ops(variants, variant_count);
-    printf("%d op checks done (%d failed); failure paths:\n", check_count, check_failures);
-    check_injected_failures();
-    if (strcmp(backend, "cuda") == 0) check_transfer_retry();
-    if (strcmp(backend, "cuda") == 0 && strstr(info.reason, "cuBLASLt loaded")) check_cublaslt_class_reuse();
-    check_small_budget();
-    for (int v = 0; v < variant_count; v++) fg_context_destroy(variants[v].context);
-    if (!listed(only, "autotuned")) fg_context_destroy(base); /* not among the variants */
+    if (listed(parts, "failure_paths")) {
+        printf("failure paths:\n");
+        check_injected_failures();
+        if (strcmp(backend, "cuda") == 0) check_transfer_retry();
+        if (strcmp(backend, "cuda") == 0 && strstr(info.reason, "cuBLASLt loaded")) check_cublaslt_class_reuse();
+        check_small_budget();
+    }
+    for (int v = 0; v < variant_count; v++)
+        if (variants[v].context != base) fg_context_destroy(variants[v].context);
+    fg_context_destroy(base);
     return check_finish("test_gpu_backend");
 }
