@@ -9,11 +9,13 @@
 #                                      both tools by default, one per call when both together would pass the
 #                                      10-minute limit; with a part, a third of the work:
 #                                      1 = the op checks of autotuned, cublaslt, tensor_core, simt, and the
-#                                          kernel checks (racecheck at eac30a5: ~100 s + ~270 s),
+#                                          kernel checks (racecheck: ~110 s at 793a82e, failure paths then
+#                                          included; the whole call with the kernel checks 392 s at cea4222),
 #                                      2 = the op checks of skinny, cublaslt_then_gelu, skinny_tensor_core,
-#                                          warpgroup_tensor_core (racecheck: ~90 s),
-#                                      3 = the failure paths (racecheck: over 200 s, most of it cuBLASLt's
-#                                          candidates timed under the tool; not yet run to its end).
+#                                          warpgroup_tensor_core (racecheck: ~90 s, failure paths included),
+#                                      3 = the failure paths (racecheck: not yet run to its end; with simt's
+#                                          op checks before them, still running at 250 s, in the cuBLASLt
+#                                          class-reuse check, which times cuBLASLt's candidates afresh).
 #                                      racecheck leaves cuBLASLt's kernels uninstrumented in the op checks
 #                                      (--kernel-name-exclude, racecheck_exclude below): they are NVIDIA's,
 #                                      and all of ours are still checked
@@ -55,16 +57,14 @@ sanitizer)
   # failure paths run with every kernel instrumented: there, at eac30a5 with compute-sanitizer 2025.3.1,
   # the exclusion made the sanitizer itself fail ("Internal Sanitizer Error: The Sanitizer failed to handle
   # a hardware exception") while the cuBLASLt class-reuse check timed cuBLASLt's candidates afresh, and
-  # without it those timings took over 200 s under racecheck (memcheck: seconds).
+  # without it that check was still running at 250 s under racecheck (memcheck: seconds).
   racecheck_exclude='regex=xmma|nvjet|cutlass|gemm|gemv|splitKreduce'
   "$sanitizer" --version 2>&1 | tail -1 | tee "$out/sanitizer-version.txt"
-  if [[ $test_parts == *ops* ]]; then
-    # Once without the tool first: it fills the autotune cache (~/.cache/fusegraph), so the op checks under
-    # the tool need not also time every candidate of every shape class (on a fresh machine that alone ran
-    # over 60 s of the quick suite).
-    FUSEGRAPH_TEST_QUICK=1 FUSEGRAPH_TEST_PARTS=ops $run ./test_gpu_backend cuda > "$out/warm-test_gpu_backend.txt" 2>&1
-    echo "test_gpu_backend cuda without a tool (fills the autotune cache): rc=$?"
-  fi
+  # The same parts once without the tool first: it fills the autotune cache (~/.cache/fusegraph), so the
+  # runs under the tool need not also time every candidate of every shape class (on a fresh machine that
+  # alone ran over 60 s of the quick suite). The failure paths' autotuned contexts use shapes of their own.
+  FUSEGRAPH_TEST_QUICK=1 FUSEGRAPH_TEST_PARTS=$test_parts $run ./test_gpu_backend cuda > "$out/warm-test_gpu_backend.txt" 2>&1
+  echo "test_gpu_backend cuda without a tool (fills the autotune cache): rc=$?"
   for tool in ${2:-memcheck racecheck}; do
     # One process for memcheck; racecheck's op checks and failure paths in two (the exclusion above).
     runs=$test_parts

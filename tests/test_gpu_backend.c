@@ -111,7 +111,8 @@ static int names_known(const char *list, const char *const *names, const char *e
  * runs split over several calls): only the listed ones, the autotuned variant only if "autotuned" is listed.
  * Vulkan: each tile configuration, the cooperative-matrix shader where the device reports cooperative
  * matrices, and each workgroup-scope cooperative tile the device reports (VK_NV_cooperative_matrix2).
- * Returns how many of variants[0..9] it filled; a name that is no variant, or no variant left, is a failure. */
+ * Returns how many of variants[0..9] it filled; a name that is no variant, a variant whose backend does not
+ * start, or no variant left is a failure. Called (and the list read) only when the op checks run. */
 static int open_variants(variant *variants, fg_context *base, int device, const fg_device_info *info)
 {
     char reason[512];
@@ -140,8 +141,13 @@ static int open_variants(variant *variants, fg_context *base, int device, const 
         variant *v = &variants[variant_count];
         v->label = names[i];
         v->context = open_backend(settings, 0, &v->device, reason, sizeof reason);
-        if (v->device >= 0) variant_count++;
-        else fg_context_destroy(v->context);
+        if (v->device >= 0) {
+            variant_count++;
+        } else { /* the same device started without the setting: a variant that does not start is a failure */
+            printf("FAIL %s with %s: the backend did not start: %s\n", backend, settings, reason);
+            check_count++, check_failures++;
+            fg_context_destroy(v->context);
+        }
     }
     if (only && !names_known(only, names, "autotuned")) {
         printf("FAIL FUSEGRAPH_TEST_IMPLEMENTATIONS=%s names something that is not a %s variant\n", only, backend);

@@ -17,12 +17,12 @@ __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + e
 
 /* gelu(x) = x * Phi(x) for 16-bit outputs, with Phi from Abramowitz & Stegun 7.1.26 (|erf error| <= 1.5e-7):
  * 0.5 erfc(z) = t P(t) exp(-z^2), t = 1 / (1 + p z), z = |x| / sqrt 2, the coefficients halved. About 15
- * instructions (two of them MUFU: the reciprocal and exp2) against erff's ~30, which the Hopper kernel's
+ * instructions (two of them MUFU: the reciprocal and exp2) against erff's ~27, which the Hopper kernel's
  * epilogue spends per element while the tensor cores wait. Accuracy, on every 7th float in [-12, 12]
- * against float64 (625M inputs): the largest relative error where |gelu| > 1e-4 is 5.1e-4 (gelu_erf's:
+ * against float64 (313M inputs): the largest relative error where |gelu| > 1e-4 is 5.1e-4 (gelu_erf's:
  * 6.0e-4, both from the cancellation in the negative tail), and the bf16-rounded result differs from the
- * rounded reference for 2.74M inputs (gelu_erf: 3.28M) (bench/probes/gelu_erf_16bit_accuracy.c). f32
- * outputs keep gelu_erf: this one's absolute error in Phi is ~3x erff's (3.4e-7 against 1.1e-7), under any
+ * rounded reference for 1.37M inputs (gelu_erf: 1.64M) (bench/probes/gelu_erf_16bit_accuracy.c). f32
+ * outputs keep gelu_erf: this one's absolute error in Phi is ~3x erff's (3.2e-7 against 1.1e-7), under any
  * 16-bit rounding but not under f32's. */
 __device__ __forceinline__ float gelu_erf_16bit(float x) {
     const float z = fabsf(x) * 0.70710678118654752f;

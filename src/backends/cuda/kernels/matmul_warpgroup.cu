@@ -26,7 +26,7 @@
  * Measured on the H100 (tests/cuda/check_matmul_kernels.cu, one launch between events, bias epilogue,
  * bf16, 128 x 256 tiles): 4096^3 705-735 TFLOP/s, M=8192 K=768 N=3072 433-460, M=8192 K=4096 N=14336
  * 644-681 (cuBLASLt's GELU_BIAS: ~740). Exact GELU is what the epilogue cannot hide where K is small:
- * through erff (~30 instructions an element) M=8192 K=768 took 0.107 ms against 0.084 with bias, about
+ * through erff (~27 instructions an element) M=8192 K=768 took 0.107 ms against 0.085 with bias, about
  * what cuBLASLt's BIAS + our separate pass takes (not erff's branch: a branch-free copy of its arithmetic,
  * the same bits on all 2^32 inputs, measured 0.106); through gelu_erf_16bit (~15, matmul_epilogue.cuh)
  * 0.095. The autotune (cuda_autotune.c) picks per shape.
