@@ -160,6 +160,18 @@ static int open_variants(variant *variants, fg_context *base, int device, const 
     return variant_count;
 }
 
+/* Runs one group of failure-path checks and says how long it took: under compute-sanitizer the groups
+ * differ by orders of magnitude (the cuBLASLt class-reuse check times cuBLASLt's candidates afresh), and a
+ * run cut short by a time limit should show where its time went. */
+static void run_timed(const char *name, void (*checks)(void))
+{
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    checks();
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    printf("     (%s: %.1f s)\n", name, (double)(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) * 1e-9);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -201,10 +213,11 @@ int main(int argc, char **argv)
     }
     if (listed(parts, "failure_paths")) {
         printf("failure paths:\n");
-        check_injected_failures();
-        if (strcmp(backend, "cuda") == 0) check_transfer_retry();
-        if (strcmp(backend, "cuda") == 0 && strstr(info.reason, "cuBLASLt loaded")) check_cublaslt_class_reuse();
-        check_small_budget();
+        run_timed("injected failures", check_injected_failures);
+        if (strcmp(backend, "cuda") == 0) run_timed("transfer retry", check_transfer_retry);
+        if (strcmp(backend, "cuda") == 0 && strstr(info.reason, "cuBLASLt loaded"))
+            run_timed("cuBLASLt class reuse", check_cublaslt_class_reuse);
+        run_timed("small budget", check_small_budget);
     }
     for (int v = 0; v < variant_count; v++)
         if (variants[v].context != base) fg_context_destroy(variants[v].context);
