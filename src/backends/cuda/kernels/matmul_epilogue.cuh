@@ -56,6 +56,14 @@ __device__ __forceinline__ float apply_epilogue(float acc, float bias_value, int
     return x;
 }
 
+/* apply_epilogue for a result stored as T: a 16-bit T takes gelu_erf_16bit for exact GELU (its error lies
+ * under 16-bit rounding), f32 keeps erff. The Hopper kernel's epilogue uses it, where erff's cost was
+ * measured; the other kernels still call apply_epilogue (gelu_erf for every dtype). */
+template <typename T> __device__ __forceinline__ float apply_epilogue_as(float acc, float bias_value, int epilogue) {
+    if (sizeof(T) == 2 && epilogue == CUDA_EPILOGUE_BIAS_GELU_EXACT) return gelu_erf_16bit(acc + bias_value);
+    return apply_epilogue(acc, bias_value, epilogue);
+}
+
 /* Storage type <-> f32 (round to nearest even on the way down). */
 template <typename T> __device__ __forceinline__ float to_float(T v);
 template <> __device__ __forceinline__ float to_float<float>(float v) { return v; }

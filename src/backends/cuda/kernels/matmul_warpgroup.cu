@@ -31,7 +31,6 @@
  * the same bits on all 2^32 inputs, measured 0.106); through gelu_erf_16bit (~15, matmul_epilogue.cuh)
  * 0.095. The autotune (cuda_autotune.c) picks per shape.
  */
-#include <atomic>
 #include <cstdint>
 
 #include "cuda_kernels.h"
@@ -40,6 +39,7 @@
  * types, cudaGetDriverEntryPointByVersion); otherwise only the entry points at the end exist, and they say
  * the kernel applies nowhere. */
 #ifdef FUSEGRAPH_WARPGROUP_KERNEL
+#include <atomic>
 #include <cuda.h> /* CUtensorMap (types only: the encoder comes through the runtime) */
 #include <cudaTypedefs.h>
 

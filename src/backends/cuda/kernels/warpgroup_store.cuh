@@ -11,7 +11,7 @@
 #include <cstdint>
 
 #include "cuda_kernels.h"      /* CUDA_EPILOGUE_* */
-#include "matmul_epilogue.cuh" /* apply_epilogue, gelu_erf_16bit, to_float */
+#include "matmul_epilogue.cuh" /* apply_epilogue_as, to_float */
 
 /* A consumer's staging area for its results: 64 rows x 64 columns of T, rows padded to 144 bytes so the
  * fragment writes (8 rows x 4 column pairs per warp instruction) fall on distinct banks. */
@@ -61,14 +61,8 @@ __device__ __forceinline__ void store_tile_as(const float *accumulators, T *out,
             }
 #pragma unroll
             for (int half = 0; half < 2; half++) {
-                float v0, v1;
-                if constexpr (EPILOGUE == CUDA_EPILOGUE_BIAS_GELU_EXACT) { /* T is 16-bit here */
-                    v0 = gelu_erf_16bit(accumulators[j * 4 + half * 2] + bias0);
-                    v1 = gelu_erf_16bit(accumulators[j * 4 + half * 2 + 1] + bias1);
-                } else {
-                    v0 = apply_epilogue(accumulators[j * 4 + half * 2], bias0, EPILOGUE);
-                    v1 = apply_epilogue(accumulators[j * 4 + half * 2 + 1], bias1, EPILOGUE);
-                }
+                const float v0 = apply_epilogue_as<T>(accumulators[j * 4 + half * 2], bias0, EPILOGUE);
+                const float v1 = apply_epilogue_as<T>(accumulators[j * 4 + half * 2 + 1], bias1, EPILOGUE);
                 const uint32_t address = staging + (fragment_row + half * 8) * WG_STAGING_ROW_BYTES + local_column * 2;
                 asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(address), "r"(packed_pair<T>(v0, v1)) : "memory");
             }
