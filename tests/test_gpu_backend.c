@@ -71,22 +71,26 @@ static void check_all_ops(variant *variants, int variant_count)
 }
 
 
-/* Whether the comma-separated item at `item` (`length` characters) is `name`. */
+/* The comma-separated item that starts at `item`: its length; *next is the item after it, NULL after the last. */
+static size_t list_item(const char *item, const char **next)
+{
+    const char *end = strchr(item, ',');
+    *next = end ? end + 1 : NULL;
+    return end ? (size_t)(end - item) : strlen(item);
+}
+
+/* Whether the item at `item` (`length` characters) is `name`. */
 static int item_is(const char *item, size_t length, const char *name)
 {
-    return strlen(name) == length && strncmp(item, name, length) == 0;
+    return name && strlen(name) == length && strncmp(item, name, length) == 0;
 }
 
 /* Whether `name` is one of the comma-separated names in `list`; every name is when list is NULL. */
 static int listed(const char *list, const char *name)
 {
     if (!list) return 1;
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        if (item_is(p, end ? (size_t)(end - p) : strlen(p), name)) return 1;
-        if (!end) break;
-        p = end + 1;
-    }
+    for (const char *p = list, *next; p; p = next)
+        if (item_is(p, list_item(p, &next), name)) return 1;
     return 0;
 }
 
@@ -94,15 +98,13 @@ static int listed(const char *list, const char *name)
  * may be NULL). */
 static int names_known(const char *list, const char *const *names, const char *extra)
 {
-    for (const char *p = list;;) {
-        const char *end = strchr(p, ',');
-        size_t length = end ? (size_t)(end - p) : strlen(p);
-        int known = extra && item_is(p, length, extra);
+    for (const char *p = list, *next; p; p = next) {
+        const size_t length = list_item(p, &next);
+        int known = item_is(p, length, extra);
         for (int i = 0; names && names[i] && !known; i++) known = item_is(p, length, names[i]);
         if (!known) return 0;
-        if (!end) return 1;
-        p = end + 1;
     }
+    return 1;
 }
 
 /* The variants the op checks run on: the autotuned context `base` and every forced implementation (CUDA:
