@@ -13,9 +13,7 @@
 #                                          included; the whole call with the kernel checks 392 s at cea4222),
 #                                      2 = the op checks of skinny, cublaslt_then_gelu, skinny_tensor_core,
 #                                          warpgroup_tensor_core (racecheck: ~90 s, failure paths included),
-#                                      3 = the failure paths (racecheck: not yet run to its end; with simt's
-#                                          op checks before them, still running at 250 s, in the cuBLASLt
-#                                          class-reuse check, which times cuBLASLt's candidates afresh).
+#                                      3 = the failure paths (every kernel instrumented)
 #                                      racecheck leaves cuBLASLt's kernels uninstrumented in the op checks
 #                                      (--kernel-name-exclude, racecheck_exclude below): they are NVIDIA's,
 #                                      and all of ours are still checked
@@ -54,10 +52,10 @@ sanitizer)
   # launch them by the thousand: on Hopper and Ampere their names hold xmma, nvjet, cutlass, gemm, gemv or
   # splitKreduce; ours are add_kernel, gelu_kernel and matmul_*_kernel (none of those substrings). One regex
   # filter (compute-sanitizer 2023.3 and later): in a filter, comma-separated keys must all match. The
-  # failure paths run with every kernel instrumented: there, at eac30a5 with compute-sanitizer 2025.3.1,
-  # the exclusion made the sanitizer itself fail ("Internal Sanitizer Error: The Sanitizer failed to handle
-  # a hardware exception") while the cuBLASLt class-reuse check timed cuBLASLt's candidates afresh, and
-  # without it that check was still running at 250 s under racecheck (memcheck: seconds).
+  # failure paths run with every kernel instrumented: they launch few of cuBLASLt's. (Until the cuBLASLt
+  # class-reuse check stopped setting FUSEGRAPH_CUDA_NO_CACHE, it measured the cost figures afresh under
+  # the tool: over 200 s under racecheck, and with the exclusion compute-sanitizer 2025.3.1 itself failed
+  # there, "Internal Sanitizer Error: The Sanitizer failed to handle a hardware exception".)
   racecheck_exclude='regex=xmma|nvjet|cutlass|gemm|gemv|splitKreduce'
   "$sanitizer" --version 2>&1 | tail -1 | tee "$out/sanitizer-version.txt"
   # The same parts once without the tool first: it fills the autotune cache (~/.cache/fusegraph), so the

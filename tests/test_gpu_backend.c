@@ -10,7 +10,7 @@
  * stay right. Exits 77 with "skipped: <reason>" when the backend is not ready (no GPU, no driver).
  * The cases and their runs are in gpu_backend_cases.h, the failure paths in gpu_backend_failure_paths.h;
  * this file chooses the variants (FUSEGRAPH_TEST_IMPLEMENTATIONS), the sizes and the parts that run
- * (FUSEGRAPH_TEST_PARTS: ops, failure_paths).
+ * (FUSEGRAPH_TEST_PARTS: ops, failure_paths, or one group of the failure paths by name).
  */
 #include "check.h"
 #include "fusegraph.h"
@@ -197,13 +197,16 @@ int main(int argc, char **argv)
     fg_device_info info;
     fg_context_device_info(base, device, &info);
     printf("%s device: %s (%s)\n", backend, info.name, info.reason);
-    /* FUSEGRAPH_TEST_PARTS=ops,failure_paths (unset: both): for compute-sanitizer runs that treat the two
-     * differently (scripts/gpu-session.sh's racecheck leaves cuBLAS's kernels uninstrumented in the op checks
-     * only). */
+    /* FUSEGRAPH_TEST_PARTS=ops,failure_paths (unset: both), or groups of the failure paths by name: for
+     * compute-sanitizer runs that treat them differently (scripts/gpu-session.sh's racecheck leaves cuBLAS's
+     * kernels uninstrumented in the op checks only, and runs the cuBLASLt class-reuse check on its own). */
     const char *parts = getenv("FUSEGRAPH_TEST_PARTS");
-    static const char *const part_names[] = {"ops", "failure_paths", NULL};
+    static const char *const part_names[] = {"ops",           "failure_paths",        "injected_failures",
+                                             "transfer_retry", "cublaslt_class_reuse", "small_budget", NULL};
     if (parts && !names_known(parts, part_names, NULL)) {
-        printf("FAIL FUSEGRAPH_TEST_PARTS=%s: the parts are ops and failure_paths\n", parts);
+        printf("FAIL FUSEGRAPH_TEST_PARTS=%s: the parts are ops, failure_paths or one of its groups "
+               "(injected_failures, transfer_retry, cublaslt_class_reuse, small_budget)\n",
+               parts);
         check_count++, check_failures++;
     }
     variant variants[10];
@@ -213,14 +216,22 @@ int main(int argc, char **argv)
         check_all_ops(variants, variant_count);
         printf("%d op checks done (%d failed)\n", check_count, check_failures);
     }
-    if (listed(parts, "failure_paths")) {
-        printf("failure paths:\n");
-        run_timed("injected failures", check_injected_failures);
-        if (strcmp(backend, "cuda") == 0) run_timed("transfer retry", check_transfer_retry);
-        if (strcmp(backend, "cuda") == 0 && strstr(info.reason, "cuBLASLt loaded"))
-            run_timed("cuBLASLt class reuse", check_cublaslt_class_reuse);
-        run_timed("small budget", check_small_budget);
-    }
+    int cuda = strcmp(backend, "cuda") == 0;
+    const struct {
+        const char *name, *title;
+        void (*checks)(void);
+        int applies;
+    } groups[] = {{"injected_failures", "injected failures", check_injected_failures, 1},
+                  {"transfer_retry", "transfer retry", check_transfer_retry, cuda},
+                  {"cublaslt_class_reuse", "cuBLASLt class reuse", check_cublaslt_class_reuse,
+                   cuda && strstr(info.reason, "cuBLASLt loaded") != NULL},
+                  {"small_budget", "small budget", check_small_budget, 1}};
+    int heading = 0;
+    for (size_t g = 0; g < sizeof groups / sizeof *groups; g++)
+        if (groups[g].applies && (listed(parts, "failure_paths") || listed(parts, groups[g].name))) {
+            if (!heading++) printf("failure paths:\n");
+            run_timed(groups[g].title, groups[g].checks);
+        }
     for (int v = 0; v < variant_count; v++)
         if (variants[v].context != base) fg_context_destroy(variants[v].context);
     fg_context_destroy(base);
