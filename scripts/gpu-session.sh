@@ -9,11 +9,11 @@
 #                                      both tools by default, one per call when both together would pass the
 #                                      10-minute limit; with a part, a third of the work:
 #                                      1 = the op checks of autotuned, cublaslt, tensor_core, simt, and the
-#                                          kernel checks (racecheck: ~110 s at 793a82e, failure paths then
-#                                          included; the whole call with the kernel checks 392 s at cea4222),
+#                                          kernel checks (racecheck at 9253896: 229 s with the warm-up),
 #                                      2 = the op checks of skinny, cublaslt_then_gelu, skinny_tensor_core,
-#                                          warpgroup_tensor_core (racecheck: ~90 s, failure paths included),
-#                                      3 = the failure paths (every kernel instrumented)
+#                                          warpgroup_tensor_core (racecheck: 87 s),
+#                                      3 = the failure paths, every kernel instrumented (racecheck: the
+#                                          cuBLASLt class-reuse check 13 s, the others 1 s)
 #                                      racecheck leaves cuBLASLt's kernels uninstrumented in the op checks
 #                                      (--kernel-name-exclude, racecheck_exclude below): they are NVIDIA's,
 #                                      and all of ours are still checked
@@ -68,7 +68,7 @@ sanitizer)
     runs=$test_parts
     [[ $tool == racecheck && $test_parts == ops,failure_paths ]] && runs="ops failure_paths"
     for test_part in $runs; do
-      log="$out/$tool-test_gpu_backend-${part:+part$part-}${test_part/,/+}.txt"
+      log="$out/$tool-test_gpu_backend-${part:+part$part-}${test_part/,/-and-}.txt"
       filter=(--error-exitcode 3)
       [[ $tool == racecheck && $test_part == ops ]] && filter+=(--kernel-name-exclude "$racecheck_exclude")
       FUSEGRAPH_TEST_QUICK=1 FUSEGRAPH_TEST_PARTS=$test_part $run "$sanitizer" --tool $tool "${filter[@]}" \
