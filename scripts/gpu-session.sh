@@ -13,7 +13,7 @@
 #                                      2 = the op checks of skinny, cublaslt_then_gelu, skinny_tensor_core,
 #                                          warpgroup_tensor_core (racecheck: 87 s),
 #                                      3 = the failure paths, every kernel instrumented (racecheck: the
-#                                          cuBLASLt class-reuse check 13 s, the others 1 s)
+#                                          cuBLASLt class-reuse check 13 s, the others 1.4 s)
 #                                      racecheck leaves cuBLASLt's kernels uninstrumented in the op checks
 #                                      (--kernel-name-exclude, racecheck_exclude below): they are NVIDIA's,
 #                                      and all of ours are still checked

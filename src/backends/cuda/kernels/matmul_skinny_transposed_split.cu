@@ -36,8 +36,8 @@
  * (0.097-0.100; bf16 M=8 0.050).
  * Not kept either (bench/results/h100-2026-11-27-session8/skinny-pipeline-ab, same method, f32 M=16, ms,
  * this kernel 0.093): a third register buffer at 8 warps an SM (0.103; 2 buffers at 8 warps 0.108) or 12
- * (0.096), 16 would spill; 2 rows of b a warp (twice the shared-memory reads an FMA, registers for 24-32
- * warps) 0.100-0.118.
+ * (0.096), 16 would spill; 2 rows of b a warp (twice the shared-memory reads an FMA) 0.100-0.104 at 24-32
+ * warps, 0.118 at 16.
  * The design:
  *  - A warp owns 4 rows of b (4 output columns). Its lanes walk K together, lane l reading the l-th
  *    16-byte vector of each 512-byte chunk of a row, so every load instruction reads 512 contiguous bytes
