@@ -33,6 +33,14 @@ static fg_context *open_backend(const char *settings, size_t budget, int *out_de
     return context;
 }
 
+/* A context that was meant to be this backend's but whose device did not start (`what` names how it was
+ * opened): a failure, since the same device started without it. */
+static void fail_not_started(const char *what, const char *reason)
+{
+    printf("FAIL %s with %s: the backend did not start: %s\n", backend, what, reason);
+    check_count++, check_failures++;
+}
+
 typedef enum kind { ADD, BIAS_ADD, GELU, MATMUL, MATMUL_BIAS, MATMUL_BIAS_GELU } kind;
 static const char *const kind_names[] = {"add", "bias_add", "gelu", "matmul", "matmul_bias", "matmul_bias_gelu"};
 

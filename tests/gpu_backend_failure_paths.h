@@ -40,8 +40,7 @@ static void check_injected_failures(void)
         int device, fallbacks, on_device;
         fg_context *context = open_backend(settings, 0, &device, reason, sizeof reason);
         if (device < 0) {
-            printf("FAIL %s with %s: the backend did not start: %s\n", backend, settings, reason);
-            check_count++, check_failures++;
+            fail_not_started(settings, reason);
             fg_context_destroy(context);
             continue;
         }
@@ -149,8 +148,9 @@ static void check_small_budget(void)
     int device, fallbacks, on_device;
     fg_context *context = open_backend(NULL, budget, &device, reason, sizeof reason);
     if (device < 0) {
-        printf("FAIL %s with a %zu MiB pool budget: the backend did not start: %s\n", backend, budget >> 20, reason);
-        check_count++, check_failures++;
+        char what[64];
+        snprintf(what, sizeof what, "a %zu MiB pool budget", budget >> 20);
+        fail_not_started(what, reason);
         fg_context_destroy(context);
         return;
     }
@@ -179,6 +179,27 @@ static void check_small_budget(void)
     CHECK(statistics.bytes_peak <= budget);
     CHECK(statistics.bytes_live == 0);
     fg_context_destroy(context);
+}
+
+/* The groups above, by the name FUSEGRAPH_TEST_PARTS knows them by, and where each applies. */
+typedef enum applies_to { EVERY_BACKEND, CUDA_ONLY, CUDA_WITH_CUBLASLT } applies_to;
+static const struct failure_group {
+    const char *name, *title;
+    void (*checks)(void);
+    applies_to applies;
+} failure_groups[] = {{"injected_failures", "injected failures", check_injected_failures, EVERY_BACKEND},
+                      {"transfer_retry", "transfer retry", check_transfer_retry, CUDA_ONLY},
+                      {"cublaslt_class_reuse", "cuBLASLt class reuse", check_cublaslt_class_reuse, CUDA_WITH_CUBLASLT},
+                      {"small_budget", "small budget", check_small_budget, EVERY_BACKEND}};
+#define FAILURE_GROUP_COUNT (int)(sizeof failure_groups / sizeof *failure_groups)
+
+/* Why group g does not run on this device, or NULL when it does. */
+static const char *failure_group_excluded(int g, const fg_device_info *info)
+{
+    const int cuda = strcmp(backend, "cuda") == 0;
+    if (failure_groups[g].applies != EVERY_BACKEND && !cuda) return "CUDA only";
+    if (failure_groups[g].applies == CUDA_WITH_CUBLASLT && !strstr(info->reason, "cuBLASLt loaded")) return "no cuBLASLt";
+    return NULL;
 }
 
 #endif /* FUSEGRAPH_TEST_GPU_BACKEND_FAILURE_PATHS_H */

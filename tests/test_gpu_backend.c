@@ -145,9 +145,8 @@ static int open_variants(variant *variants, fg_context *base, int device, const 
         v->context = open_backend(settings, 0, &v->device, reason, sizeof reason);
         if (v->device >= 0) {
             variant_count++;
-        } else { /* the same device started without the setting: a variant that does not start is a failure */
-            printf("FAIL %s with %s: the backend did not start: %s\n", backend, settings, reason);
-            check_count++, check_failures++;
+        } else {
+            fail_not_started(settings, reason);
             fg_context_destroy(v->context);
         }
     }
@@ -202,13 +201,13 @@ int main(int argc, char **argv)
      * kernels uninstrumented in the op checks only; a group alone showed where the failure paths' time
      * under racecheck went). Naming only groups that do not apply to this backend fails: nothing ran. */
     const char *parts = getenv("FUSEGRAPH_TEST_PARTS");
-    static const char *const part_names[] = {"ops",           "failure_paths",        "injected_failures",
-                                             "transfer_retry", "cublaslt_class_reuse", "small_budget", NULL};
+    const char *part_names[2 + FAILURE_GROUP_COUNT + 1] = {"ops", "failure_paths"};
+    for (int g = 0; g < FAILURE_GROUP_COUNT; g++) part_names[2 + g] = failure_groups[g].name;
     const int parts_known = !parts || names_known(parts, part_names, NULL);
     if (!parts_known) {
-        printf("FAIL FUSEGRAPH_TEST_PARTS=%s: the parts are ops, failure_paths or one of its groups "
-               "(injected_failures, transfer_retry, cublaslt_class_reuse, small_budget)\n",
-               parts);
+        printf("FAIL FUSEGRAPH_TEST_PARTS=%s: the parts are ops, failure_paths or one of its groups (", parts);
+        for (int g = 0; g < FAILURE_GROUP_COUNT; g++) printf("%s%s", g ? ", " : "", failure_groups[g].name);
+        printf(")\n");
         check_count++, check_failures++;
     }
     variant variants[10];
@@ -218,26 +217,17 @@ int main(int argc, char **argv)
         check_all_ops(variants, variant_count);
         printf("%d op checks done (%d failed)\n", check_count, check_failures);
     }
-    int cuda = strcmp(backend, "cuda") == 0;
-    const struct {
-        const char *name, *title;
-        void (*checks)(void);
-        int applies;
-    } groups[] = {{"injected_failures", "injected failures", check_injected_failures, 1},
-                  {"transfer_retry", "transfer retry", check_transfer_retry, cuda},
-                  {"cublaslt_class_reuse", "cuBLASLt class reuse", check_cublaslt_class_reuse,
-                   cuda && strstr(info.reason, "cuBLASLt loaded") != NULL},
-                  {"small_budget", "small budget", check_small_budget, 1}};
     int groups_run = 0;
-    for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
-        if (!listed(parts, "failure_paths") && !listed(parts, groups[g].name)) continue;
-        if (!groups[g].applies) {
-            if (parts && listed(parts, groups[g].name)) /* named, so say why it did not run */
-                printf("     (%s: does not apply to %s%s)\n", groups[g].title, backend, cuda ? " without cuBLASLt" : "");
+    for (int g = 0; g < FAILURE_GROUP_COUNT; g++) {
+        const int named = parts && listed(parts, failure_groups[g].name);
+        if (!listed(parts, "failure_paths") && !named) continue;
+        const char *excluded = failure_group_excluded(g, &info);
+        if (excluded) {
+            if (named) printf("     (%s: not run on %s: %s)\n", failure_groups[g].title, backend, excluded);
             continue;
         }
         if (!groups_run++) printf("failure paths:\n");
-        run_timed(groups[g].title, groups[g].checks);
+        run_timed(failure_groups[g].title, failure_groups[g].checks);
     }
     if (parts_known && !listed(parts, "ops") && groups_run == 0) {
         printf("FAIL FUSEGRAPH_TEST_PARTS=%s: nothing of it applies to %s\n", parts, backend);
