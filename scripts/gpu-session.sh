@@ -11,7 +11,8 @@
 #                                      1 = the op checks of autotuned, cublaslt, tensor_core, simt, and the
 #                                          kernel checks (racecheck at 9253896: 229 s with the warm-up),
 #                                      2 = the op checks of skinny, cublaslt_then_gelu, skinny_tensor_core,
-#                                          warpgroup_tensor_core (racecheck: 87 s),
+#                                          warpgroup_tensor_core, skinny_fp64_tensor_core (racecheck at
+#                                          9253896, before the last joined: 87 s),
 #                                      3 = the failure paths, every kernel instrumented (racecheck: the
 #                                          cuBLASLt class-reuse check 13 s, the others 1.4 s)
 #                                      racecheck leaves cuBLASLt's kernels uninstrumented in the op checks
@@ -43,7 +44,8 @@ sanitizer)
   unset FUSEGRAPH_TEST_IMPLEMENTATIONS
   case $part in
   1) export FUSEGRAPH_TEST_IMPLEMENTATIONS=autotuned,cublaslt,tensor_core,simt ; test_parts=ops ;;
-  2) export FUSEGRAPH_TEST_IMPLEMENTATIONS=skinny,cublaslt_then_gelu,skinny_tensor_core,warpgroup_tensor_core ; test_parts=ops ;;
+  2) export FUSEGRAPH_TEST_IMPLEMENTATIONS=skinny,cublaslt_then_gelu,skinny_tensor_core,warpgroup_tensor_core,skinny_fp64_tensor_core
+     test_parts=ops ;;
   3) test_parts=failure_paths ;;
   "") test_parts=ops,failure_paths ;;
   *) echo "unknown part $part (1, 2 or 3)"; exit 2 ;;

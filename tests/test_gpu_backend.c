@@ -123,7 +123,8 @@ static int open_variants(variant *variants, fg_context *base, int device, const 
     int variant_count = listed(only, "autotuned") ? 1 : 0;
     if (only) printf("FUSEGRAPH_TEST_IMPLEMENTATIONS=%s: only these variants\n", only);
     static const char *const cuda_implementations[] = {"cublaslt", "tensor_core", "simt", "skinny", "cublaslt_then_gelu",
-                                                       "skinny_tensor_core", "warpgroup_tensor_core", NULL};
+                                                       "skinny_tensor_core", "warpgroup_tensor_core",
+                                                       "skinny_fp64_tensor_core", NULL};
     static const char *const vulkan_tiles[] = {"32x32", "64x64", "128x128", "cooperative", "skinny", "workgroup-128x128",
                                                "workgroup-128x256", "workgroup-128x256x64q", NULL};
     int is_cuda = strcmp(backend, "cuda") == 0;

@@ -93,10 +93,12 @@ static void time_kernels() {
     for (const auto &shape : shapes)
         for (int dtype : {CUDA_DTYPE_BF16, CUDA_DTYPE_F32})
             for (int64_t M : {1, 8, 16})
-            for (int variant = 0; variant < 3; variant++) { /* b [K, N]; b [N, K]; b [N, K] on the tensor cores */
+            for (int variant = 0; variant < 4; variant++) { /* b [K, N]; b [N, K]; b [N, K] on the tensor cores (f32
+                                                              as TF32); f32 exact on the FP64 tensor cores */
                 const int64_t K = shape[0], N = shape[1];
                 const int transposed = variant > 0;
-                const bool tensor_core = variant == 2;
+                const bool tensor_core = variant >= 2, exact_tensor_core = variant == 3;
+                if (exact_tensor_core && dtype != CUDA_DTYPE_F32) continue;
                 const size_t es = dtype_size(dtype),
                              workspace_bytes = tensor_core ? matmul_skinny_tensor_core_workspace_bytes(M, K, N)
                                                            : matmul_skinny_workspace_bytes(M, K, N, transposed);
@@ -111,6 +113,10 @@ static void time_kernels() {
                 fill_uniform(mbias, N, dtype, 5);
                 float ms = time_median_ms(
                     [&] {
+                        if (exact_tensor_core)
+                            return matmul_skinny_tensor_core_exact_forward((float *)mout, (const float *)ma, (const float *)mb,
+                                                                           (const float *)mbias, M, K, N, CUDA_EPILOGUE_BIAS,
+                                                                           workspace, 0);
                         if (tensor_core)
                             return matmul_skinny_tensor_core_forward(mout, ma, mb, mbias, M, K, N, dtype, CUDA_EPILOGUE_BIAS,
                                                                      workspace, 0);
@@ -124,8 +130,8 @@ static void time_kernels() {
                 double gbs = (double)K * N * es / (ms * 1e-3) / 1e9;
                 const bool goal = dtype == CUDA_DTYPE_BF16 && M == 1 && K == 4096;
                 printf("time  %-9s %-4s M=%-2lld K=%-4lld N=%-5lld  %8.4f ms  %7.1f GB/s  %5.1f%% of 3.35 TB/s%s\n",
-                       tensor_core ? "tc^T" : transposed ? "skinny^T" : "skinny",
-                       tensor_core && dtype == CUDA_DTYPE_F32 ? "tf32" : dtype_names[dtype], (long long)M, (long long)K, (long long)N, ms, gbs, gbs / 33.5,
+                       exact_tensor_core ? "tc64^T" : tensor_core ? "tc^T" : transposed ? "skinny^T" : "skinny",
+                       tensor_core && !exact_tensor_core && dtype == CUDA_DTYPE_F32 ? "tf32" : dtype_names[dtype], (long long)M, (long long)K, (long long)N, ms, gbs, gbs / 33.5,
                        goal ? (ms <= 0.044f ? "  (goal <= 0.044 ms: met)" : "  (goal <= 0.044 ms: NOT met)") : "");
                 fflush(stdout);
                 CHECK_CUDA(cudaFree(ma));

@@ -21,11 +21,13 @@
  * One line per case:
  *   ok|FAIL  kernel  dtype  variant  sizes  rel_l2_error (tolerance)
  * with rel_l2_error = ||out - ref|| / ||ref||; tolerances f32 1e-5, TF32 1e-3 (the tensor-core skinny
- * kernel "tc^T", whose f32 is TF32), f16/bf16 1e-2.
+ * kernel "tc^T", whose f32 is TF32), f16/bf16 1e-2; "tc64^T" is the same kernel for exact f32 on the FP64
+ * tensor cores, held to f32's 1e-5.
  * Timing (cudaEvent per launch, 5 warm-ups, median of 20): elementwise ops on 100M f32 elements
  * against cudaMemcpyAsync device-to-device of one such tensor (GB/s count bytes read + written, the
  * goal is >= 90% of the copy), and the skinny matmul at decoding shapes, with L2 flushed before each
- * launch (weights are read once per token), in ms and GB/s of weight bytes (H100 SXM HBM3 peak is
+ * launch (weights are read once per token; f32 also as TF32 "tc^T" and exact on the FP64 tensor cores
+ * "tc64^T"), in ms and GB/s of weight bytes (H100 SXM HBM3 peak is
  * 3.35 TB/s; the goal for bf16 M=1 K=4096 N=14336 is <= 0.044 ms, i.e. >= 85% of peak).
  * Exit status: 0 all ok, 1 any failure, 77 no CUDA device.
  */
@@ -220,6 +222,14 @@ static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const
             report(matmul_skinny_tensor_core_forward(out.device, a.device, b_transposed.device, bias_pointer, M, K, N, dtype,
                                                      epilogue, workspace, 0),
                    out, reference, dtype, "tc^T", epilogue_names[epilogue], sizes, true);
+            if (dtype == CUDA_DTYPE_F32) { /* exact f32 on the FP64 tensor cores: f32's tolerance */
+                out.poison();
+                if (workspace) CHECK_CUDA(cudaMemset(workspace, 0xFF, workspace_bytes));
+                report(matmul_skinny_tensor_core_exact_forward((float *)out.device, (const float *)a.device,
+                                                               (const float *)b_transposed.device, (const float *)bias_pointer,
+                                                               M, K, N, epilogue, workspace, 0),
+                       out, reference, dtype, "tc64^T", epilogue_names[epilogue], sizes);
+            }
             if (M <= 4) { /* the shuffle kernel on its own (matmul_skinny_forward picks it for M <= 4) */
                 out.poison();
                 report(matmul_skinny_transposed_forward(out.device, a.device, b_transposed.device, bias_pointer, M, K, N,

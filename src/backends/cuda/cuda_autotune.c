@@ -116,8 +116,8 @@ cuda_autotune *cuda_autotune_create(cuda_backend *cuda)
     if (!autotune) return NULL;
     /* v2: cublaslt_then_gelu joined the candidates; v3: the weight layout joined the class; v4:
      * skinny_tensor_core joined the candidates; v5: timed back to back (measure); v6:
-     * warpgroup_tensor_core joined the candidates */
-    cuda_cache_path(cuda, "autotune-v6", autotune->path, sizeof autotune->path);
+     * warpgroup_tensor_core joined the candidates; v7: skinny_fp64_tensor_core joined the candidates */
+    cuda_cache_path(cuda, "autotune-v7", autotune->path, sizeof autotune->path);
     FILE *file = autotune->path[0] ? fopen(autotune->path, "r") : NULL;
     if (!file) return autotune;
     char key[128], name[32];

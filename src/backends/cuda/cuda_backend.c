@@ -9,7 +9,8 @@
  * Settings (fg_context_options.settings or environment variables of the same names):
  *   FUSEGRAPH_CUDA_DEVICE=N              which GPU (default 0)
  *   FUSEGRAPH_CUDA_IMPLEMENTATION=NAME   force a matmul implementation (cublaslt, tensor_core, simt,
- *                                        skinny, cublaslt_then_gelu, skinny_tensor_core, warpgroup_tensor_core)
+ *                                        skinny, cublaslt_then_gelu, skinny_tensor_core, warpgroup_tensor_core,
+ *                                        skinny_fp64_tensor_core)
  *                                        where it applies, instead of the measured choice
  *   FUSEGRAPH_CUDA_NO_CUBLASLT=1         do not load cuBLASLt (as if missing)
  *   FUSEGRAPH_CUDA_FAIL=run|upload|upload_large|download|allocate|sync (+-separated)   injected failures

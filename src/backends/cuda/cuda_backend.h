@@ -127,6 +127,9 @@ typedef enum cuda_implementation {
     /* our wgmma kernel (sm_90 only) for f16 / bf16 with the weight as [N, K], epilogue fused: exact GELU
      * without cuBLASLt's second pass */
     CUDA_IMPLEMENTATION_WARPGROUP_TENSOR_CORE,
+    /* the skinny tensor-core kernel for exact f32 on the FP64 tensor cores (sm_80 and newer): products exact
+     * in f64, sums in f64; M <= 16, weight [N, K], epilogue fused */
+    CUDA_IMPLEMENTATION_SKINNY_FP64_TENSOR_CORE,
     CUDA_IMPLEMENTATION_COUNT
 } cuda_implementation;
 const char *cuda_implementation_name(cuda_implementation implementation);

@@ -1,7 +1,7 @@
 /*
  * cuda_matmul.c — running a node on the GPU: the matmul implementations, and the elementwise ops.
  *
- * A matmul-like node (MatMul, MatMul+bias, MatMul+bias+GELU) has up to seven implementations; which
+ * A matmul-like node (MatMul, MatMul+bias, MatMul+bias+GELU) has up to eight implementations; which
  * ones apply depends on the dtype, the f32 precision and M:
  *
  *   implementation  f32 exact   f32 TF32 allowed   f16 / bf16   M       epilogue
@@ -18,6 +18,8 @@
  *                                                                       (weight [N, K] only)
  *   warpgroup_tensor_core -     -                  wgmma        any     fused (sm_90 only; weight [N, K],
  *                                                                       K a multiple of 8)
+ *   skinny_fp64_tensor_core  FP64 mma (exact)  -      <= 16   fused after the split-K sum (weight
+ *                                                                       [N, K]; sm_80 and newer)
  *
  * The rest take the weight as [K, N] or as [N, K] (fg_weight_layout); cuBLASLt reads [N, K]
  * with its A operand transposed, its fastest form. cuda_autotune.c measures the ones that apply and
@@ -28,9 +30,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const implementation_names[CUDA_IMPLEMENTATION_COUNT] = {"cublaslt", "tensor_core", "simt", "skinny",
-                                                                            "cublaslt_then_gelu", "skinny_tensor_core",
-                                                                            "warpgroup_tensor_core"};
+static const char *const implementation_names[CUDA_IMPLEMENTATION_COUNT] = {
+    "cublaslt", "tensor_core", "simt", "skinny", "cublaslt_then_gelu", "skinny_tensor_core", "warpgroup_tensor_core",
+    "skinny_fp64_tensor_core"};
 
 const char *cuda_implementation_name(cuda_implementation implementation)
 {
@@ -70,6 +72,9 @@ int cuda_implementation_applies(const cuda_backend *cuda, cuda_implementation im
     case CUDA_IMPLEMENTATION_WARPGROUP_TENSOR_CORE:
         return node->weight_layout == FG_WEIGHT_N_K &&
                matmul_warpgroup_applies(cuda->compute_capability, node->m, node->k, node->n, (int)node->dtype);
+    case CUDA_IMPLEMENTATION_SKINNY_FP64_TENSOR_CORE: /* exact, so TF32 allowed or not; DMMA from sm_80 */
+        return node->m <= 16 && node->weight_layout == FG_WEIGHT_N_K && node->dtype == FG_F32 &&
+               cuda->compute_capability >= 80;
     default: return 0;
     }
 }
@@ -133,6 +138,13 @@ cudaError_t cuda_matmul_run(cuda_backend *cuda, cuda_implementation implementati
             return cudaErrorMemoryAllocation;
         result = matmul_skinny_tensor_core_forward(out, a, b, bias, node->m, node->k, node->n, dtype, epilogue, workspace,
                                                    stream);
+        break;
+    }
+    case CUDA_IMPLEMENTATION_SKINNY_FP64_TENSOR_CORE: {
+        void *workspace = NULL; /* the same plan, so the same workspace, as skinny_tensor_core */
+        if (!split_workspace(cuda, matmul_skinny_tensor_core_workspace_bytes(node->m, node->k, node->n), &workspace, error, capacity))
+            return cudaErrorMemoryAllocation;
+        result = matmul_skinny_tensor_core_exact_forward(out, a, b, bias, node->m, node->k, node->n, epilogue, workspace, stream);
         break;
     }
     default:

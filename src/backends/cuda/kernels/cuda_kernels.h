@@ -79,6 +79,11 @@ size_t matmul_skinny_tensor_core_workspace_bytes(int64_t m, int64_t k, int64_t n
 cudaError_t matmul_skinny_tensor_core_forward(void *out, const void *a, const void *b, const void *bias, int64_t m,
                                               int64_t k, int64_t n, int dtype, int epilogue, void *workspace,
                                               cudaStream_t stream);
+/* The same kernel for exact f32 on the FP64 tensor cores (DMMA, sm_80 and newer): each f32 product exact in
+ * f64, summed in f64, rounded to f32 once per split; the same workspace size. */
+cudaError_t matmul_skinny_tensor_core_exact_forward(float *out, const float *a, const float *b, const float *bias,
+                                                    int64_t m, int64_t k, int64_t n, int epilogue, void *workspace,
+                                                    cudaStream_t stream);
 
 /* matmul_warpgroup.cu — Hopper's warpgroup tensor cores (wgmma; sm_90 devices only), f16 / bf16 with f32
  * accumulation, b as [N, K] only, K a multiple of 8, a and b 16-byte aligned, out 4-byte aligned;

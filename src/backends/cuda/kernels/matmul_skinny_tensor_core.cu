@@ -1,8 +1,8 @@
 /*
  * matmul_skinny_tensor_core.cu — out[M, N] = epilogue(a[M, K] x b^T + bias[N]) for M <= 16 with the weight
  * b as [N, K] (PyTorch's nn.Linear layout), on the tensor cores: f32 as TF32 (only where the caller allows
- * TF32), f16 and bf16, f32 accumulation. (The FFMA kernels for the same shapes, exact in f32:
- * matmul_skinny_transposed*.cu.)
+ * TF32), f16 and bf16, f32 accumulation; and exact f32 on the FP64 tensor cores (below). (The FFMA kernels
+ * for the same shapes, exact in f32: matmul_skinny_transposed*.cu.)
  *
  * Why: at M = 16 an f32 weight feeds 16 FMAs and a 16-bit one 8 per byte. The FFMA kernels spend their
  * issue slots on those FMAs (bf16 M=16, K=4096 N=14336: 0.086 ms on the H100, half of HBM's rate) and
@@ -25,8 +25,9 @@
  *    columns of the four lanes' vectors.
  *  - A step is SKINNY_TC_VECTORS = 4 vectors a row (256 bytes of each of the 16 rows: 4 KB of b for f32
  *    or 16-bit alike), b read past L1 (ld.global.nc.L1::no_allocate: read once), a through L1 (every
- *    warp reads it: with b's loads all missing, 43% of L1 requests hit). A ring of 3 steps in registers: step s + 2's loads go out
- *    before step s's mma, so a warp always has 8-12 KB of b in flight.
+ *    warp reads it: with b's loads all missing, 43% of L1 requests hit). A ring of 3 steps in registers
+ *    (4 for M <= 8): step s + 2's (s + 3's) loads go out before step s's mma, so a warp always has 8-12
+ *    (12-16) KB of b in flight.
  *  - A warp owns its 16 rows for one K slice; a block is 4 independent warps (64 rows). K is split so that
  *    groups of 16 rows x splits reach SKINNY_TC_TARGET_WARPS, slices of at least
  *    SKINNY_TC_MIN_K_PER_SPLIT columns. Each split writes f32 partial sums to the workspace [splits, M, N]
@@ -50,6 +51,11 @@
  *   2 vectors, ring 3, blocks 4, 2 splits         0.0499 0.0510 0.0506   0.0913 0.0940 0.0942
  *   2 vectors, ring 4, a just before, blocks 4,   0.0565 0.0589 0.0662   0.1209 0.1223 0.1305
  *     1 split
+ * M <= 8 (one tile of a, so a step's registers are 2/3 of M = 16's) keeps 4 steps, 3 ahead: 2026-11-27,
+ * six rounds alternating with ring 3 in one call (bench/results/h100-2026-11-27-session9/ring-ab/), medians
+ * at K=4096 N=14336: bf16 M=1 0.0440 against 0.0446 ms, M=8 0.0442 / 0.0445, TF32 and FP64 (below) M=1
+ * and M=8 within 0.5%; M > 8 has no room for it. Ring 5 at M <= 8 spilled 48 bytes (bf16) and was 8-14%
+ * slower for f32 M=1 and M=8 (two rounds, ring-ab-2rounds.txt).
  * Earlier rounds (another H100, where the second row measured 0.0474 0.0478 0.0487 / 0.0895 0.0896
  * 0.0958): 2 vectors and ring 2 with 2 or 3 splits 0.046-0.056 / 0.090-0.111, and a warp on 32 rows
  * (a's fragments serving two 16-row tiles, half its L1 reads) 0.049-0.062 / 0.093-0.122: not kept.
@@ -57,12 +63,27 @@
  * FFMA kernels took 0.046-0.049 / 0.055-0.056 / 0.0865-0.0869 (bf16) and 0.089-0.091 / 0.088-0.089 /
  * 0.095-0.096 (f32, exact). Nsight
  * Compute on the ring-2 TF32 M=16 kernel: DRAM 67% busy, L2 73%, L1 hit rate 43% (b's loads all miss).
+ * Exact f32 on the FP64 tensor cores (DOUBLE; matmul_skinny_tensor_core_exact_forward, sm_80 and newer):
+ * the same loads and ring, each f32 element of a and b converted to f64 (exact) and multiplied by
+ * mma.m16n8k4.f64 (sm_90; two m8n8k4 on sm_80-89): word j of a lane's vector is the k slot t of step
+ * (v, j). The product of two f32 values fits an f64 exactly and the sums are f64, so the result is at
+ * least as accurate as FFMA's f32 sums (relative error up to 1.7e-7 in check_bandwidth_kernels, FFMA's
+ * up to 2.3e-7), rounded to f32 once per K split; inf and NaN propagate as in IEEE f64. Why: the FFMA
+ * kernels issue 16 FFMAs per f32 weight at M = 16 and stall on issue (matmul_skinny_transposed_split.cu:
+ * 0.093 ms at K=4096 N=14336, 81% of the 3.0 TB/s floor); here a weight costs one conversion and 1/2
+ * (M <= 8) or 1 (M > 8) DMMA issue per lane, with 16 x 8 x 4 = 512 FMAs per issue. On the H100
+ * (check_bandwidth_kernels --time-only, L2 flushed, median of 20, bias epilogue; 2026-11-27, a copy at
+ * 2.90 TB/s in the same process), K=4096 N=14336, ms, M=1 / 8 / 16: this 0.0870 / 0.0874 / 0.0891, the
+ * TF32 kernel 0.0881 / 0.0882 / 0.0892, the FFMA kernels 0.0870 / 0.0883 / 0.0933: DMMA's 67 TFLOP/s
+ * leave exact f32 as fast as TF32 here, bound by the same loads. ptxas (CUDA 13.0, sm_90): 254
+ * registers, no spills (every kernel of this file: 218-254, none spills; bench/results/h100-2026-11-27-session9/).
  * The plan is a function of (m, k, n) only, so the workspace size needs no dtype or device.
  * When K is not a multiple of WIDTH or a or b is not 16-byte aligned, the same kernel loads element by
  * element (VECTOR false), zero-filling past the slice.
  */
 #include <climits>
 #include <cstdint>
+#include <type_traits>
 
 #include "cuda_kernels.h"
 #include "matmul_epilogue.cuh"      /* apply_epilogue, to_float, from_float */
@@ -72,7 +93,8 @@
 
 #define SKINNY_TC_WARPS 4             /* warps a block, each on its own 16 rows of b */
 #define SKINNY_TC_VECTORS 4           /* 16-byte vectors a lane loads from each of its two rows a step */
-#define SKINNY_TC_BUFFERS 3           /* steps in registers: loads go out BUFFERS - 1 steps ahead */
+#define SKINNY_TC_BUFFERS 3           /* steps in registers: loads go out BUFFERS - 1 steps ahead (M > 8) */
+#define SKINNY_TC_BUFFERS_ONE_TILE 4  /* the same for M <= 8, whose steps hold half the activations */
 #define SKINNY_TC_BLOCKS_PER_SM 2     /* __launch_bounds__: 255 registers, 8 warps an SM (232 used) */
 #define SKINNY_TC_TARGET_WARPS 896    /* warps (16 rows x one K slice each) a launch aims for */
 #define SKINNY_TC_K_GRANULE 128       /* k_per_split is a multiple of this: one 16-bit step */
@@ -112,8 +134,27 @@ __device__ __forceinline__ uint4 load_vector(const T *row, bool row_ok, int k, i
     else return __ldg(reinterpret_cast<const uint4 *>(row + k));
 }
 
-/* Grid: (groups of 4 warps, splits). Warp w of block x owns rows (4x + w) * 16 .. + 15 of b for slice y. */
-template <typename T, int M_TILES, bool VECTOR>
+/* d += a x b on one 16 x 8 tile of the FP64 tensor cores, one k slot a lane: a_low / a_high are rows g and
+ * g + 8 of A at slot t, b is B's slot t for column g; d[0], d[1] (row g, columns 2t, 2t + 1), d[2], d[3]
+ * (row g + 8). sm_90 has the 16 x 8 x 4 shape; sm_80 runs it as two 8 x 8 x 4 (the same layouts). */
+__device__ __forceinline__ void mma_step_f64(double (&d)[4], double a_low, double a_high, double b) {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("mma.sync.aligned.m16n8k4.row.col.f64.f64.f64.f64 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};\n"
+                 : "+d"(d[0]), "+d"(d[1]), "+d"(d[2]), "+d"(d[3])
+                 : "d"(a_low), "d"(a_high), "d"(b));
+#else
+    asm volatile("mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%0,%1}, {%2}, {%3}, {%0,%1};\n"
+                 : "+d"(d[0]), "+d"(d[1])
+                 : "d"(a_low), "d"(b));
+    asm volatile("mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%0,%1}, {%2}, {%3}, {%0,%1};\n"
+                 : "+d"(d[2]), "+d"(d[3])
+                 : "d"(a_high), "d"(b));
+#endif
+}
+
+/* Grid: (groups of 4 warps, splits). Warp w of block x owns rows (4x + w) * 16 .. + 15 of b for slice y.
+ * DOUBLE (T = float only): exact f32 on the FP64 tensor cores instead of TF32. */
+template <typename T, int M_TILES, bool VECTOR, bool DOUBLE = false>
 __global__ void __launch_bounds__(32 * SKINNY_TC_WARPS, SKINNY_TC_BLOCKS_PER_SM)
     matmul_skinny_tensor_core_kernel(T *out, float *partial, const T *a, const T *b, const T *bias, int M, int K, int N,
                                      int k_per_split, int splits, int epilogue) {
@@ -169,35 +210,55 @@ __global__ void __launch_bounds__(32 * SKINNY_TC_WARPS, SKINNY_TC_BLOCKS_PER_SM)
         }
     };
 
-    float acc[M_TILES][4];
+    using Accumulator = typename std::conditional<DOUBLE, double, float>::type;
+    Accumulator acc[M_TILES][4];
 #pragma unroll
-    for (int i = 0; i < M_TILES; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.f;
+    for (int i = 0; i < M_TILES; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0;
 
     /* Two mma steps per vector: words 2p and 2p + 1 of each (see the header for the k slots). */
     auto multiply = [&](const Weights &weights, const Activations &activations) {
+        if constexpr (DOUBLE) {
+            /* Word j of a lane's vectors is k slot t of step (v, j): f32 -> f64 is exact, and so is each f64
+             * product of two f32 values; the sums are f64. */
 #pragma unroll
-        for (int v = 0; v < V; v++)
+            for (int v = 0; v < V; v++)
 #pragma unroll
-            for (int p = 0; p < 2; p++) {
-                uint32_t x_fragment[M_TILES][2];
+                for (int j = 0; j < 4; j++) {
+                    const double low = __uint_as_float(vector_word(weights.w[0][v], j));
+                    const double high = __uint_as_float(vector_word(weights.w[1][v], j));
 #pragma unroll
-                for (int i = 0; i < M_TILES; i++) {
-                    x_fragment[i][0] = vector_word(activations.x[i][v], 2 * p), x_fragment[i][1] = vector_word(activations.x[i][v], 2 * p + 1);
-                    if constexpr (sizeof(T) == 4) x_fragment[i][0] = to_tf32(x_fragment[i][0]), x_fragment[i][1] = to_tf32(x_fragment[i][1]);
+                    for (int i = 0; i < M_TILES; i++)
+                        mma_step_f64(acc[i], low, high, __uint_as_float(vector_word(activations.x[i][v], j)));
                 }
-                const uint4 &low = weights.w[0][v], &high = weights.w[1][v];
-                uint32_t fragment[4] = {vector_word(low, 2 * p), vector_word(high, 2 * p), vector_word(low, 2 * p + 1),
-                                        vector_word(high, 2 * p + 1)};
-                if constexpr (sizeof(T) == 4)
+        } else {
 #pragma unroll
-                    for (int f = 0; f < 4; f++) fragment[f] = to_tf32(fragment[f]);
+            for (int v = 0; v < V; v++)
 #pragma unroll
-                for (int i = 0; i < M_TILES; i++) mma_step<T>(acc[i], fragment, x_fragment[i][0], x_fragment[i][1]);
-            }
+                for (int p = 0; p < 2; p++) {
+                    uint32_t x_fragment[M_TILES][2];
+#pragma unroll
+                    for (int i = 0; i < M_TILES; i++) {
+                        x_fragment[i][0] = vector_word(activations.x[i][v], 2 * p);
+                        x_fragment[i][1] = vector_word(activations.x[i][v], 2 * p + 1);
+                        if constexpr (sizeof(T) == 4) {
+                            x_fragment[i][0] = to_tf32(x_fragment[i][0]);
+                            x_fragment[i][1] = to_tf32(x_fragment[i][1]);
+                        }
+                    }
+                    const uint4 &low = weights.w[0][v], &high = weights.w[1][v];
+                    uint32_t fragment[4] = {vector_word(low, 2 * p), vector_word(high, 2 * p),
+                                            vector_word(low, 2 * p + 1), vector_word(high, 2 * p + 1)};
+                    if constexpr (sizeof(T) == 4)
+#pragma unroll
+                        for (int f = 0; f < 4; f++) fragment[f] = to_tf32(fragment[f]);
+#pragma unroll
+                    for (int i = 0; i < M_TILES; i++) mma_step<T>(acc[i], fragment, x_fragment[i][0], x_fragment[i][1]);
+                }
+        }
     };
 
     /* A ring of BUFFERS steps in registers: step s + BUFFERS - 1 is loaded before step s is used. */
-    constexpr int BUFFERS = SKINNY_TC_BUFFERS;
+    constexpr int BUFFERS = M_TILES == 1 ? SKINNY_TC_BUFFERS_ONE_TILE : SKINNY_TC_BUFFERS;
     Weights weight_ring[BUFFERS];
     Activations activation_ring[BUFFERS];
 #pragma unroll
@@ -229,21 +290,23 @@ __global__ void __launch_bounds__(32 * SKINNY_TC_WARPS, SKINNY_TC_BLOCKS_PER_SM)
             if (m >= M || n >= N) continue;
             if (splits == 1) {
                 const float bias_value = epilogue != CUDA_EPILOGUE_NONE ? to_float(bias[n]) : 0.f;
-                out[(int64_t)m * N + n] = from_float<T>(apply_epilogue(acc[i][r], bias_value, epilogue));
+                out[(int64_t)m * N + n] = from_float<T>(apply_epilogue((float)acc[i][r], bias_value, epilogue));
             } else {
-                partial[((int64_t)split * M + m) * N + n] = acc[i][r];
+                partial[((int64_t)split * M + m) * N + n] = (float)acc[i][r];
             }
         }
 }
 
-template <typename T>
+template <typename T, bool DOUBLE = false>
 static cudaError_t launch_skinny_tensor_core(const SkinnyTensorCorePlan &plan, void *out, const void *a, const void *b,
                                             const void *bias, int m, int k, int n, float *workspace, int epilogue,
                                             cudaStream_t stream) {
     constexpr int WIDTH = 16 / sizeof(T);
     const bool vector = k % WIDTH == 0 && ((uintptr_t)a & 15) == 0 && ((uintptr_t)b & 15) == 0;
-    auto kernel = m <= 8 ? (vector ? matmul_skinny_tensor_core_kernel<T, 1, true> : matmul_skinny_tensor_core_kernel<T, 1, false>)
-                         : (vector ? matmul_skinny_tensor_core_kernel<T, 2, true> : matmul_skinny_tensor_core_kernel<T, 2, false>);
+    auto kernel = m <= 8 ? (vector ? matmul_skinny_tensor_core_kernel<T, 1, true, DOUBLE>
+                                   : matmul_skinny_tensor_core_kernel<T, 1, false, DOUBLE>)
+                         : (vector ? matmul_skinny_tensor_core_kernel<T, 2, true, DOUBLE>
+                                   : matmul_skinny_tensor_core_kernel<T, 2, false, DOUBLE>);
     const dim3 grid((unsigned)((plan.groups + SKINNY_TC_WARPS - 1) / SKINNY_TC_WARPS), (unsigned)plan.splits);
     kernel<<<grid, 32 * SKINNY_TC_WARPS, 0, stream>>>((T *)out, workspace, (const T *)a, (const T *)b, (const T *)bias, m,
                                                      k, n, plan.k_per_split, plan.splits, epilogue);
@@ -263,15 +326,24 @@ extern "C" size_t matmul_skinny_tensor_core_workspace_bytes(int64_t m, int64_t k
     return plan.splits > 1 ? (size_t)plan.splits * (size_t)m * (size_t)n * sizeof(float) : 0;
 }
 
-extern "C" cudaError_t matmul_skinny_tensor_core_forward(void *out, const void *a, const void *b, const void *bias,
-                                                         int64_t m, int64_t k, int64_t n, int dtype, int epilogue,
-                                                         void *workspace, cudaStream_t stream) {
+/* The arguments' checks both launchers share, and the plan: cudaErrorInvalidValue where they fail. */
+static cudaError_t checked_plan(const void *out, const void *a, const void *b, const void *bias, int64_t m, int64_t k,
+                                int64_t n, int epilogue, const void *workspace, SkinnyTensorCorePlan *plan) {
     if (!skinny_tensor_core_sizes_ok(m, k, n) || !out || !a || !b || epilogue < CUDA_EPILOGUE_NONE ||
         epilogue > CUDA_EPILOGUE_BIAS_GELU_TANH || (epilogue != CUDA_EPILOGUE_NONE && !bias))
         return cudaErrorInvalidValue;
-    const SkinnyTensorCorePlan plan = plan_skinny_tensor_core(k, n);
-    if (plan.splits > 1 && !workspace) return cudaErrorInvalidValue;
-    if (plan.splits > 65535) return cudaErrorInvalidValue; /* gridDim.y */
+    *plan = plan_skinny_tensor_core(k, n);
+    if (plan->splits > 1 && !workspace) return cudaErrorInvalidValue;
+    if (plan->splits > 65535) return cudaErrorInvalidValue; /* gridDim.y */
+    return cudaSuccess;
+}
+
+extern "C" cudaError_t matmul_skinny_tensor_core_forward(void *out, const void *a, const void *b, const void *bias,
+                                                         int64_t m, int64_t k, int64_t n, int dtype, int epilogue,
+                                                         void *workspace, cudaStream_t stream) {
+    SkinnyTensorCorePlan plan;
+    const cudaError_t checked = checked_plan(out, a, b, bias, m, k, n, epilogue, workspace, &plan);
+    if (checked != cudaSuccess) return checked;
     float *partial = (float *)workspace;
     const int mi = (int)m, ki = (int)k, ni = (int)n;
     switch (dtype) {
@@ -283,4 +355,14 @@ extern "C" cudaError_t matmul_skinny_tensor_core_forward(void *out, const void *
         return launch_skinny_tensor_core<__nv_bfloat16>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
     default: return cudaErrorInvalidValue;
     }
+}
+
+extern "C" cudaError_t matmul_skinny_tensor_core_exact_forward(float *out, const float *a, const float *b,
+                                                               const float *bias, int64_t m, int64_t k, int64_t n,
+                                                               int epilogue, void *workspace, cudaStream_t stream) {
+    SkinnyTensorCorePlan plan;
+    const cudaError_t checked = checked_plan(out, a, b, bias, m, k, n, epilogue, workspace, &plan);
+    if (checked != cudaSuccess) return checked;
+    return launch_skinny_tensor_core<float, true>(plan, out, a, b, bias, (int)m, (int)k, (int)n, (float *)workspace,
+                                                  epilogue, stream);
 }
