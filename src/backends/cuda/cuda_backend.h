@@ -39,6 +39,9 @@ typedef struct cuda_timeline {
     cudaStream_t stream;
     cudaEvent_t events[CUDA_EVENT_RING];
     uint64_t next_ticket; /* the ticket the next record gets */
+    /* The latest ticket of the other timeline this one has been made to wait for: later waits for it or
+     * for an earlier one are already implied by stream order, so cuda_timeline_wait skips them. */
+    uint64_t other_ticket_waited;
 } cuda_timeline;
 
 typedef struct cuda_cublaslt cuda_cublaslt; /* cuda_cublaslt.c */
