@@ -87,10 +87,20 @@ sanitizer)
   done
   ;;
 bench)
+  # The GPU's clocks, temperature, power and clock-event (throttle) reasons once a second while the bench
+  # runs: one of session 9's runs, whose PyTorch rows were also far off their usual times, was disturbed
+  # (bench/results/h100-2026-11-27-session9/README.md), and this log is how to tell next time. Newer
+  # drivers name the reasons clocks_event_reasons, older ones clocks_throttle_reasons.
+  fields=timestamp,clocks.sm,clocks.mem,temperature.gpu,power.draw
+  reasons=clocks_event_reasons.active
+  nvidia-smi --query-gpu=$fields,$reasons --format=csv > /dev/null 2>&1 || reasons=clocks_throttle_reasons.active
+  nvidia-smi --query-gpu=$fields,$reasons --format=csv -l 1 > "$out/gpu-clocks.txt" 2>&1 &
+  clock_log=$!
   $run python3 "$PWD/bench/torch_compare.py" --fusegraph ./fusegraph --markdown "$out/torch_compare.md" \
     --json "$out/torch_compare.json" 2>&1 | tee "$out/torch_compare.txt" | tail -80
   $run ./fusegraph bench --suite routing --json "$out/routing.json" > "$out/routing.txt" 2>&1
   tail -30 "$out/routing.txt"
+  kill $clock_log 2>/dev/null
   ;;
 vulkan-tiles)
   vulkan=$($run ./fusegraph info | awk '$2 == "vulkan" && $3 == "ready:" {print $1}')
