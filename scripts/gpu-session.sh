@@ -96,11 +96,13 @@ bench)
   nvidia-smi --query-gpu=$fields,$reasons --format=csv > /dev/null 2>&1 || reasons=clocks_throttle_reasons.active
   nvidia-smi --query-gpu=$fields,$reasons --format=csv -l 1 > "$out/gpu-clocks.txt" 2>&1 &
   clock_log=$!
+  trap 'kill $clock_log 2>/dev/null' EXIT # also when the bench is cut short
   $run python3 "$PWD/bench/torch_compare.py" --fusegraph ./fusegraph --markdown "$out/torch_compare.md" \
     --json "$out/torch_compare.json" 2>&1 | tee "$out/torch_compare.txt" | tail -80
   $run ./fusegraph bench --suite routing --json "$out/routing.json" > "$out/routing.txt" 2>&1
   tail -30 "$out/routing.txt"
   kill $clock_log 2>/dev/null
+  wait $clock_log 2>/dev/null
   ;;
 vulkan-tiles)
   vulkan=$($run ./fusegraph info | awk '$2 == "vulkan" && $3 == "ready:" {print $1}')

@@ -113,8 +113,10 @@ static int names_known(const char *list, const char *const *names, const char *e
  * runs split over several calls): only the listed ones, the autotuned variant only if "autotuned" is listed.
  * Vulkan: each tile configuration, the cooperative-matrix shader where the device reports cooperative
  * matrices, and each workgroup-scope cooperative tile the device reports (VK_NV_cooperative_matrix2).
- * Returns how many of variants[0..9] it filled; a name that is no variant, a variant whose backend does not
- * start, or no variant left is a failure. Called (and the list read) only when the op checks run. */
+ * Returns how many of variants[0 .. MAX_VARIANTS - 1] it filled; a name that is no variant, a variant whose
+ * backend does not start, one past MAX_VARIANTS, or no variant left is a failure. Called (and the list read)
+ * only when the op checks run. */
+#define MAX_VARIANTS 10 /* the autotuned context and each forced implementation or tile */
 static int open_variants(variant *variants, fg_context *base, int device, const fg_device_info *info)
 {
     char reason[512];
@@ -138,6 +140,11 @@ static int open_variants(variant *variants, fg_context *base, int device, const 
         if (strncmp(names[i], "workgroup-", 10) == 0 && !reason_lists_workgroup_tile(info->reason, names[i] + 10)) {
             printf("vulkan workgroup cooperative shader %s: not tested: %s does not report it\n", names[i] + 10, info->name);
             continue;
+        }
+        if (variant_count == MAX_VARIANTS) {
+            printf("FAIL %s: more variants than MAX_VARIANTS (%d); %s not checked\n", backend, MAX_VARIANTS, names[i]);
+            check_count++, check_failures++;
+            break;
         }
         char settings[96];
         snprintf(settings, sizeof settings, "%s=%s", is_cuda ? "FUSEGRAPH_CUDA_IMPLEMENTATION" : "FUSEGRAPH_VULKAN_TILE", names[i]);
@@ -211,7 +218,7 @@ int main(int argc, char **argv)
         printf(")\n");
         check_count++, check_failures++;
     }
-    variant variants[10];
+    variant variants[MAX_VARIANTS];
     int variant_count = 0;
     if (listed(parts, "ops")) {
         variant_count = open_variants(variants, base, device, &info);

@@ -131,7 +131,8 @@ static void time_kernels() {
                 const bool goal = dtype == CUDA_DTYPE_BF16 && M == 1 && K == 4096;
                 printf("time  %-9s %-4s M=%-2lld K=%-4lld N=%-5lld  %8.4f ms  %7.1f GB/s  %5.1f%% of 3.35 TB/s%s\n",
                        exact_tensor_core ? "tc64^T" : tensor_core ? "tc^T" : transposed ? "skinny^T" : "skinny",
-                       tensor_core && !exact_tensor_core && dtype == CUDA_DTYPE_F32 ? "tf32" : dtype_names[dtype], (long long)M, (long long)K, (long long)N, ms, gbs, gbs / 33.5,
+                       tensor_core && !exact_tensor_core && dtype == CUDA_DTYPE_F32 ? "tf32" : dtype_names[dtype],
+                       (long long)M, (long long)K, (long long)N, ms, gbs, gbs / 33.5,
                        goal ? (ms <= 0.044f ? "  (goal <= 0.044 ms: met)" : "  (goal <= 0.044 ms: NOT met)") : "");
                 fflush(stdout);
                 CHECK_CUDA(cudaFree(ma));

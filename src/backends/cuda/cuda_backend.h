@@ -10,7 +10,8 @@
  * Streams and ordering. Kernels run in order on one compute stream; transfers run on a copy stream so
  * uploads of later inputs overlap earlier nodes' kernels. Each buffer remembers the last compute-stream
  * and copy-stream "ticket" (a counter of recorded events) that touched it; a stream waits on the other
- * stream's event for exactly that ticket before it touches the buffer, so a recycled buffer is never
+ * stream's event for that ticket before it touches the buffer (unless it already waits for that ticket or a
+ * later one), so a recycled buffer is never
  * overwritten while a kernel still reads it, and a kernel never reads a half-uploaded input. No call
  * blocks the host except download (the caller is about to read the result) and synchronize.
  */
@@ -130,8 +131,9 @@ typedef enum cuda_implementation {
     /* our wgmma kernel (sm_90 only) for f16 / bf16 with the weight as [N, K], epilogue fused: exact GELU
      * without cuBLASLt's second pass */
     CUDA_IMPLEMENTATION_WARPGROUP_TENSOR_CORE,
-    /* the skinny tensor-core kernel for exact f32 on the FP64 tensor cores (sm_80 and newer): products exact
-     * in f64, sums in f64; M <= 16, weight [N, K], epilogue fused */
+    /* the skinny tensor-core kernel for exact f32 on the FP64 tensor cores (A100 / H100 class; other sm_80+
+     * parts run it at their low FP64 rate): products exact in f64, sums in f64; M <= 16, weight [N, K],
+     * epilogue fused */
     CUDA_IMPLEMENTATION_SKINNY_FP64_TENSOR_CORE,
     CUDA_IMPLEMENTATION_COUNT
 } cuda_implementation;

@@ -18,8 +18,9 @@
  *                                                                       (weight [N, K] only)
  *   warpgroup_tensor_core -     -                  wgmma        any     fused (sm_90 only; weight [N, K],
  *                                                                       K a multiple of 8)
- *   skinny_fp64_tensor_core  FP64 mma (exact)  -      <= 16   fused after the split-K sum (weight
- *                                                                       [N, K]; sm_80 and newer)
+ *   skinny_fp64_tensor_core  FP64 mma (exact)  FP64 mma (exact)  -  <= 16   fused after the split-K sum
+ *                                                                       (weight [N, K]; FP64 tensor cores:
+ *                                                                       A100 / H100 class)
  *
  * The rest take the weight as [K, N] or as [N, K] (fg_weight_layout); cuBLASLt reads [N, K]
  * with its A operand transposed, its fastest form. cuda_autotune.c measures the ones that apply and
@@ -72,9 +73,8 @@ int cuda_implementation_applies(const cuda_backend *cuda, cuda_implementation im
     case CUDA_IMPLEMENTATION_WARPGROUP_TENSOR_CORE:
         return node->weight_layout == FG_WEIGHT_N_K &&
                matmul_warpgroup_applies(cuda->compute_capability, node->m, node->k, node->n, (int)node->dtype);
-    case CUDA_IMPLEMENTATION_SKINNY_FP64_TENSOR_CORE: /* exact, so TF32 allowed or not; DMMA from sm_80 */
-        return node->m <= 16 && node->weight_layout == FG_WEIGHT_N_K && node->dtype == FG_F32 &&
-               cuda->compute_capability >= 80;
+    case CUDA_IMPLEMENTATION_SKINNY_FP64_TENSOR_CORE: /* exact, so TF32 allowed or not */
+        return node->m <= 16 && node->weight_layout == FG_WEIGHT_N_K && node->dtype == FG_F32;
     default: return 0;
     }
 }
@@ -132,19 +132,17 @@ cudaError_t cuda_matmul_run(cuda_backend *cuda, cuda_implementation implementati
                                        stream);
         break;
     }
-    case CUDA_IMPLEMENTATION_SKINNY_TENSOR_CORE: {
+    case CUDA_IMPLEMENTATION_SKINNY_TENSOR_CORE:
+    case CUDA_IMPLEMENTATION_SKINNY_FP64_TENSOR_CORE: { /* one kernel, one plan, one workspace size */
         void *workspace = NULL;
         if (!split_workspace(cuda, matmul_skinny_tensor_core_workspace_bytes(node->m, node->k, node->n), &workspace, error, capacity))
             return cudaErrorMemoryAllocation;
-        result = matmul_skinny_tensor_core_forward(out, a, b, bias, node->m, node->k, node->n, dtype, epilogue, workspace,
-                                                   stream);
-        break;
-    }
-    case CUDA_IMPLEMENTATION_SKINNY_FP64_TENSOR_CORE: {
-        void *workspace = NULL; /* the same plan, so the same workspace, as skinny_tensor_core */
-        if (!split_workspace(cuda, matmul_skinny_tensor_core_workspace_bytes(node->m, node->k, node->n), &workspace, error, capacity))
-            return cudaErrorMemoryAllocation;
-        result = matmul_skinny_tensor_core_exact_forward(out, a, b, bias, node->m, node->k, node->n, epilogue, workspace, stream);
+        if (implementation == CUDA_IMPLEMENTATION_SKINNY_FP64_TENSOR_CORE)
+            result = matmul_skinny_tensor_core_exact_forward(out, a, b, bias, node->m, node->k, node->n, epilogue,
+                                                             workspace, stream);
+        else
+            result = matmul_skinny_tensor_core_forward(out, a, b, bias, node->m, node->k, node->n, dtype, epilogue,
+                                                       workspace, stream);
         break;
     }
     default:

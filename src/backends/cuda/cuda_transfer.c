@@ -72,7 +72,11 @@ static size_t pipeline_chunk(const cuda_backend *cuda, size_t bytes)
 uint64_t cuda_timeline_record(cuda_timeline *timeline)
 {
     uint64_t ticket = ++timeline->next_ticket;
-    cudaEventRecord(timeline->events[ticket % CUDA_EVENT_RING], timeline->stream);
+    /* A record that fails leaves the slot's older event, so a wait for this ticket would not cover the
+     * work before it (and cuda_timeline_wait would then skip the tickets in between): finish that work
+     * instead, which makes every wait for it or earlier tickets moot. */
+    if (cudaEventRecord(timeline->events[ticket % CUDA_EVENT_RING], timeline->stream) != cudaSuccess)
+        cudaStreamSynchronize(timeline->stream);
     return ticket;
 }
 

@@ -8,8 +8,8 @@
  * issue slots on those FMAs (bf16 M=16, K=4096 N=14336: 0.086 ms on the H100, half of HBM's rate) and
  * their registers on 64 accumulators a lane, leaving none for more loads in flight (f32 M=16 ~0.095 ms,
  * 81% of the issue's 3.0 TB/s floor). One mma.sync does 16 x 8 x 8 (TF32) or 16 x 8 x 16 (16-bit) FMAs
- * for one issue slot and keeps a lane's accumulators in 8 registers, so this kernel can hold three
- * steps of b in registers; the measurements below show those bytes in flight are what pays.
+ * for one issue slot and keeps a lane's accumulators in 8 registers (16 in f64), so this kernel can hold
+ * three or four steps of b in registers; the measurements below show those bytes in flight are what pays.
  *
  * The design (fragment layouts: mma_fragments.cuh; g = lane / 4, t = lane % 4):
  *  - b is the mma's A operand (16 rows of b = 16 output columns a warp), a is its B operand (8 tokens a
@@ -51,10 +51,10 @@
  *   2 vectors, ring 3, blocks 4, 2 splits         0.0499 0.0510 0.0506   0.0913 0.0940 0.0942
  *   2 vectors, ring 4, a just before, blocks 4,   0.0565 0.0589 0.0662   0.1209 0.1223 0.1305
  *     1 split
- * M <= 8 (one tile of a, so a step's registers are 2/3 of M = 16's) keeps 4 steps, 3 ahead: 2026-11-27,
+ * M <= 8 (one tile of a, so a step's registers are 3/4 of M = 16's) keeps 4 steps, 3 ahead: 2026-11-27,
  * six rounds alternating with ring 3 in one call (bench/results/h100-2026-11-27-session9/ring-ab/), medians
  * at K=4096 N=14336: bf16 M=1 0.0440 against 0.0446 ms, M=8 0.0442 / 0.0445, TF32 and FP64 (below) M=1
- * and M=8 within 0.5%; M > 8 has no room for it. Ring 5 at M <= 8 spilled 48 bytes (bf16) and was 8-14%
+ * and M=8 within 0.5%; M > 8 has no room for it. Ring 5 at M <= 8 spilled 48 bytes (bf16) and was 9-17%
  * slower for f32 M=1 and M=8 (two rounds, ring-ab-2rounds.txt).
  * Earlier rounds (another H100, where the second row measured 0.0474 0.0478 0.0487 / 0.0895 0.0896
  * 0.0958): 2 vectors and ring 2 with 2 or 3 splits 0.046-0.056 / 0.090-0.111, and a warp on 32 rows
@@ -63,7 +63,9 @@
  * FFMA kernels took 0.046-0.049 / 0.055-0.056 / 0.0865-0.0869 (bf16) and 0.089-0.091 / 0.088-0.089 /
  * 0.095-0.096 (f32, exact). Nsight
  * Compute on the ring-2 TF32 M=16 kernel: DRAM 67% busy, L2 73%, L1 hit rate 43% (b's loads all miss).
- * Exact f32 on the FP64 tensor cores (DOUBLE; matmul_skinny_tensor_core_exact_forward, sm_80 and newer):
+ * Exact f32 on the FP64 tensor cores (DOUBLE; matmul_skinny_tensor_core_exact_forward; DMMA runs on every
+ * sm_80+ GPU, but only A100/H100-class parts have FP64 tensor cores at full rate, so elsewhere the
+ * autotuner's measurement leaves it unchosen):
  * the same loads and ring, each f32 element of a and b converted to f64 (exact) and multiplied by
  * mma.m16n8k4.f64 (sm_90; two m8n8k4 on sm_80-89): word j of a lane's vector is the k slot t of step
  * (v, j). The product of two f32 values fits an f64 exactly and the sums are f64, so the result is at
@@ -73,7 +75,8 @@
  * 0.093 ms at K=4096 N=14336, 81% of the 3.0 TB/s floor); here a weight costs one conversion and 1/2
  * (M <= 8) or 1 (M > 8) DMMA issue per lane, with 16 x 8 x 4 = 512 FMAs per issue. On the H100
  * (check_bandwidth_kernels --time-only, L2 flushed, median of 20, bias epilogue; 2026-11-27, a copy at
- * 2.90 TB/s in the same process), K=4096 N=14336, ms, M=1 / 8 / 16: this 0.0870 / 0.0874 / 0.0891, the
+ * 2.90 TB/s in the same process; the ring of 3 at every M, before the 4 above), K=4096 N=14336, ms,
+ * M=1 / 8 / 16: this 0.0870 / 0.0874 / 0.0891, the
  * TF32 kernel 0.0881 / 0.0882 / 0.0892, the FFMA kernels 0.0870 / 0.0883 / 0.0933: DMMA's 67 TFLOP/s
  * leave exact f32 as fast as TF32 here, bound by the same loads. ptxas (CUDA 13.0, sm_90): 254
  * registers, no spills (every kernel of this file: 218-254, none spills; bench/results/h100-2026-11-27-session9/).
@@ -95,7 +98,7 @@
 #define SKINNY_TC_VECTORS 4           /* 16-byte vectors a lane loads from each of its two rows a step */
 #define SKINNY_TC_BUFFERS 3           /* steps in registers: loads go out BUFFERS - 1 steps ahead (M > 8) */
 #define SKINNY_TC_BUFFERS_ONE_TILE 4  /* the same for M <= 8, whose steps hold half the activations */
-#define SKINNY_TC_BLOCKS_PER_SM 2     /* __launch_bounds__: 255 registers, 8 warps an SM (232 used) */
+#define SKINNY_TC_BLOCKS_PER_SM 2     /* __launch_bounds__: 255 registers, 8 warps an SM (218-254 used) */
 #define SKINNY_TC_TARGET_WARPS 896    /* warps (16 rows x one K slice each) a launch aims for */
 #define SKINNY_TC_K_GRANULE 128       /* k_per_split is a multiple of this: one 16-bit step */
 #define SKINNY_TC_MIN_K_PER_SPLIT 256 /* slices no shorter: each split adds M x N x 4 bytes of partial sums */
@@ -158,6 +161,7 @@ template <typename T, int M_TILES, bool VECTOR, bool DOUBLE = false>
 __global__ void __launch_bounds__(32 * SKINNY_TC_WARPS, SKINNY_TC_BLOCKS_PER_SM)
     matmul_skinny_tensor_core_kernel(T *out, float *partial, const T *a, const T *b, const T *bias, int M, int K, int N,
                                      int k_per_split, int splits, int epilogue) {
+    static_assert(!DOUBLE || sizeof(T) == 4, "the FP64 path converts f32 words");
     constexpr int WIDTH = 16 / sizeof(T), V = SKINNY_TC_VECTORS;
     constexpr int STEP_K = 4 * WIDTH * V; /* columns a step: 4 lanes x WIDTH x V */
 #if __CUDA_ARCH__ >= 900
@@ -215,7 +219,8 @@ __global__ void __launch_bounds__(32 * SKINNY_TC_WARPS, SKINNY_TC_BLOCKS_PER_SM)
 #pragma unroll
     for (int i = 0; i < M_TILES; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0;
 
-    /* Two mma steps per vector: words 2p and 2p + 1 of each (see the header for the k slots). */
+    /* TF32 / 16-bit: two mma steps per vector, words 2p and 2p + 1 of each (see the header for the k slots);
+     * f64: four, one word each. */
     auto multiply = [&](const Weights &weights, const Activations &activations) {
         if constexpr (DOUBLE) {
             /* Word j of a lane's vectors is k slot t of step (v, j): f32 -> f64 is exact, and so is each f64
