@@ -79,8 +79,9 @@ size_t matmul_skinny_tensor_core_workspace_bytes(int64_t m, int64_t k, int64_t n
 cudaError_t matmul_skinny_tensor_core_forward(void *out, const void *a, const void *b, const void *bias, int64_t m,
                                               int64_t k, int64_t n, int dtype, int epilogue, void *workspace,
                                               cudaStream_t stream);
-/* The same kernel for exact f32 on the FP64 tensor cores (DMMA, sm_80 and newer): each f32 product exact in
- * f64, summed in f64, rounded to f32 once per split; the same workspace size. */
+/* The same kernel for exact f32 on the FP64 tensor cores (DMMA: runs on every sm_80+ GPU, at full rate on
+ * A100 / H100-class parts): each f32 product exact in f64, summed in f64, rounded to f32 once per split; the
+ * same workspace size. */
 cudaError_t matmul_skinny_tensor_core_exact_forward(float *out, const float *a, const float *b, const float *bias,
                                                     int64_t m, int64_t k, int64_t n, int epilogue, void *workspace,
                                                     cudaStream_t stream);
