@@ -4,7 +4,9 @@
  * awkward sizes (1, 7, 31, 1000, 4097 and non-multiples of every tile), outputs poisoned with NaN before
  * each run; matmuls with the weight as [K, N] and as [N, K] (FG_WEIGHT_N_K, PyTorch's nn.Linear layout). For CUDA every matmul implementation is forced in turn (FUSEGRAPH_CUDA_IMPLEMENTATION), so
  * each kernel is checked, not only the one the autotuner prefers; for Vulkan every tile configuration and
- * the cooperative-matrix shader (FUSEGRAPH_VULKAN_TILE). Then the failure paths: injected
+ * the cooperative-matrix shader (FUSEGRAPH_VULKAN_TILE). Then chains of nodes, each reading what the one
+ * before wrote (gpu_backend_chains.h: CUDA's kernels may start before the kernel before them ends). Then
+ * the failure paths: injected
  * failures of each call (FUSEGRAPH_<BACKEND>_FAIL) must fall back to the CPU with a right result, a
  * failed upload retried in smaller chunks must succeed (CUDA), and a small pool budget must evict and
  * stay right. Exits 77 with "skipped: <reason>" when the backend is not ready (no GPU, no driver).
@@ -15,6 +17,7 @@
 #include "check.h"
 #include "fusegraph.h"
 #include "gpu_backend_cases.h"         /* test cases, run_case, check_case */
+#include "gpu_backend_chains.h"        /* decoding-shaped chains of nodes */
 #include "gpu_backend_failure_paths.h" /* injected failures, transfer retry, cuBLASLt reuse, small budget */
 
 #include <ctype.h>
@@ -223,6 +226,7 @@ int main(int argc, char **argv)
     if (listed(parts, "ops")) {
         variant_count = open_variants(variants, base, device, &info);
         check_all_ops(variants, variant_count);
+        check_chains(variants, variant_count);
         printf("%d op checks done (%d failed)\n", check_count, check_failures);
     }
     int groups_run = 0;

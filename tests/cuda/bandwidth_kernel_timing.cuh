@@ -116,12 +116,12 @@ static void time_kernels() {
                         if (exact_tensor_core)
                             return matmul_skinny_tensor_core_exact_forward((float *)mout, (const float *)ma, (const float *)mb,
                                                                            (const float *)mbias, M, K, N, CUDA_EPILOGUE_BIAS,
-                                                                           workspace, 0);
+                                                                           workspace, 1, 0);
                         if (tensor_core)
                             return matmul_skinny_tensor_core_forward(mout, ma, mb, mbias, M, K, N, dtype, CUDA_EPILOGUE_BIAS,
-                                                                     workspace, 0);
+                                                                     workspace, 1, 0);
                         return matmul_skinny_forward(mout, ma, mb, mbias, M, K, N, transposed, dtype, CUDA_EPILOGUE_BIAS,
-                                                     workspace, 0);
+                                                     workspace, 1, 0);
                     },
                     [&] {
                         read_kernel<<<1024, 256>>>((const uint4 *)flush, flush_bytes / 16, (uint4 *)flush);

@@ -204,42 +204,45 @@ static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const
             }
             /* No bias pointer at all for "none": the kernels must not read it. */
             const void *bias_pointer = epilogue == CUDA_EPILOGUE_NONE ? nullptr : bias.device;
+            /* The weight's first loads before the programmatic wait (1) or after it (0): both paths, by epilogue.
+             * Every input here was copied synchronously, so either is safe. */
+            const int settled = epilogue & 1;
             if (!transposed_only) {
                 out.poison();
                 if (workspace) CHECK_CUDA(cudaMemset(workspace, 0xFF, workspace_bytes)); /* stale partials would show */
                 report(matmul_skinny_forward(out.device, a.device, b.device, bias_pointer, M, K, N, 0, dtype, epilogue,
-                                             workspace, 0),
+                                             workspace, settled, 0),
                        out, reference, dtype, "skinny", epilogue_names[epilogue], sizes);
             }
             out.poison();
             if (workspace) CHECK_CUDA(cudaMemset(workspace, 0xFF, workspace_bytes));
             report(matmul_skinny_forward(out.device, a.device, b_transposed.device, bias_pointer, M, K, N, 1, dtype, epilogue,
-                                         workspace, 0),
+                                         workspace, settled, 0),
                    out, reference, dtype, "skinny^T", epilogue_names[epilogue], sizes);
             /* the tensor-core kernel (matmul_skinny_tensor_core.cu): f32 as TF32 */
             out.poison();
             if (workspace) CHECK_CUDA(cudaMemset(workspace, 0xFF, workspace_bytes));
             report(matmul_skinny_tensor_core_forward(out.device, a.device, b_transposed.device, bias_pointer, M, K, N, dtype,
-                                                     epilogue, workspace, 0),
+                                                     epilogue, workspace, settled, 0),
                    out, reference, dtype, "tc^T", epilogue_names[epilogue], sizes, true);
             if (dtype == CUDA_DTYPE_F32) { /* exact f32 on the FP64 tensor cores: f32's tolerance */
                 out.poison();
                 if (workspace) CHECK_CUDA(cudaMemset(workspace, 0xFF, workspace_bytes));
                 report(matmul_skinny_tensor_core_exact_forward((float *)out.device, (const float *)a.device,
                                                                (const float *)b_transposed.device, (const float *)bias_pointer,
-                                                               M, K, N, epilogue, workspace, 0),
+                                                               M, K, N, epilogue, workspace, settled, 0),
                        out, reference, dtype, "tc64^T", epilogue_names[epilogue], sizes);
             }
             if (M <= 4) { /* the shuffle kernel on its own (matmul_skinny_forward picks it for M <= 4) */
                 out.poison();
                 report(matmul_skinny_transposed_forward(out.device, a.device, b_transposed.device, bias_pointer, M, K, N,
-                                                        dtype, epilogue, 0),
+                                                        dtype, epilogue, settled, 0),
                        out, reference, dtype, "shuffle^T", epilogue_names[epilogue], sizes);
                 /* and the split kernel (M 5..16 in matmul_skinny_forward), which takes any M 1..16 */
                 out.poison();
                 if (workspace) CHECK_CUDA(cudaMemset(workspace, 0xFF, workspace_bytes));
                 report(matmul_skinny_transposed_split_forward(out.device, a.device, b_transposed.device, bias_pointer, M,
-                                                              K, N, dtype, epilogue, workspace, 0),
+                                                              K, N, dtype, epilogue, workspace, settled, 0),
                        out, reference, dtype, "split^T", epilogue_names[epilogue], sizes);
             }
         }

@@ -33,6 +33,10 @@ typedef struct cuda_buffer {
     size_t bytes;
     uint64_t compute_ticket; /* last compute-stream event after a kernel that used it (0: none) */
     uint64_t copy_ticket;    /* last copy-stream event after a transfer into or out of it (0: none) */
+    /* A kernel has written it (a node's output): a skinny matmul reading it as its weight must not start
+     * reading before the kernels before it finish (weight_settled in kernels/cuda_kernels.h). Never
+     * cleared, so a buffer reused for an upload is only treated conservatively. */
+    int written_by_kernel;
 } cuda_buffer;
 
 /* A stream and a ring of events recorded on it, numbered by tickets 1, 2, ... */
@@ -140,8 +144,11 @@ typedef enum cuda_implementation {
 const char *cuda_implementation_name(cuda_implementation implementation);
 /* Whether implementation can run node at all on this backend (dtype, precision, M, cuBLASLt loaded). */
 int cuda_implementation_applies(const cuda_backend *cuda, cuda_implementation implementation, const fg_node_desc *node);
+/* Runs node with implementation on the compute stream. weight_settled: no kernel in flight writes b (see
+ * kernels/cuda_kernels.h). */
 cudaError_t cuda_matmul_run(cuda_backend *cuda, cuda_implementation implementation, const fg_node_desc *node,
-                            const void *a, const void *b, const void *bias, void *out, char *error, size_t capacity);
+                            const void *a, const void *b, const void *bias, void *out, int weight_settled, char *error,
+                            size_t capacity);
 fg_status cuda_run(void *state, const fg_node_desc *node, void *const *inputs, void *output);
 int cuda_supports(void *state, const fg_node_desc *node);
 

@@ -90,7 +90,8 @@ static int split_workspace(cuda_backend *cuda, size_t bytes, void **out_workspac
 }
 
 cudaError_t cuda_matmul_run(cuda_backend *cuda, cuda_implementation implementation, const fg_node_desc *node,
-                            const void *a, const void *b, const void *bias, void *out, char *error, size_t capacity)
+                            const void *a, const void *b, const void *bias, void *out, int weight_settled, char *error,
+                            size_t capacity)
 {
     cudaStream_t stream = cuda->compute.stream;
     int epilogue = epilogue_of(node), dtype = (int)node->dtype, transposed = node->weight_layout == FG_WEIGHT_N_K;
@@ -129,7 +130,7 @@ cudaError_t cuda_matmul_run(cuda_backend *cuda, cuda_implementation implementati
         if (!split_workspace(cuda, matmul_skinny_workspace_bytes(node->m, node->k, node->n, transposed), &workspace, error, capacity))
             return cudaErrorMemoryAllocation;
         result = matmul_skinny_forward(out, a, b, bias, node->m, node->k, node->n, transposed, dtype, epilogue, workspace,
-                                       stream);
+                                       weight_settled, stream);
         break;
     }
     case CUDA_IMPLEMENTATION_SKINNY_TENSOR_CORE:
@@ -139,10 +140,10 @@ cudaError_t cuda_matmul_run(cuda_backend *cuda, cuda_implementation implementati
             return cudaErrorMemoryAllocation;
         if (implementation == CUDA_IMPLEMENTATION_SKINNY_FP64_TENSOR_CORE)
             result = matmul_skinny_tensor_core_exact_forward(out, a, b, bias, node->m, node->k, node->n, epilogue,
-                                                             workspace, stream);
+                                                             workspace, weight_settled, stream);
         else
             result = matmul_skinny_tensor_core_forward(out, a, b, bias, node->m, node->k, node->n, dtype, epilogue,
-                                                       workspace, stream);
+                                                       workspace, weight_settled, stream);
         break;
     }
     default:
@@ -210,7 +211,10 @@ fg_status cuda_run(void *state, const fg_node_desc *node, void *const *inputs, v
         double seconds;
         status = cuda_autotune_choose(cuda, node, &implementation, &seconds);
         if (status != FG_OK) return cuda_leave(cuda, status);
-        result = cuda_matmul_run(cuda, implementation, node, a, b, bias, out, error, sizeof error);
+        /* A weight no kernel wrote (uploaded, as a model's weights are) may be read before the kernel before
+         * finishes; one a node computed may still be being written. */
+        const int weight_settled = buffers[1] && !buffers[1]->written_by_kernel;
+        result = cuda_matmul_run(cuda, implementation, node, a, b, bias, out, weight_settled, error, sizeof error);
         if (result != cudaSuccess) {
             cuda_check(cuda, result, "run", cuda_implementation_name(implementation));
             return cuda_leave(cuda, cuda_fail(cuda, result == cudaErrorMemoryAllocation ? FG_ERR_OUT_OF_MEMORY : FG_ERR_DEVICE,
@@ -224,5 +228,6 @@ fg_status cuda_run(void *state, const fg_node_desc *node, void *const *inputs, v
     uint64_t ticket = cuda_timeline_record(&cuda->compute);
     for (int i = 0; i < 4; i++)
         if (buffers[i]) buffers[i]->compute_ticket = ticket;
+    buffers[3]->written_by_kernel = 1;
     return cuda_leave(cuda, FG_OK);
 }

@@ -11,6 +11,11 @@
  *    and it is 1 (or for the *_transposed launcher).
  *  - Launches are asynchronous on `stream`; the launcher returns cudaGetLastError() after the launch
  *    (cudaSuccess, or the launch's error) and never synchronizes.
+ *  - The skinny launchers (M <= 16) launch their kernels as programmatic dependent launches on sm_90+
+ *    (programmatic_launch.cuh): a kernel may start while the kernel before it on the stream finishes, and
+ *    waits for it before it reads a or bias or writes anything. `weight_settled` = 1 promises that no
+ *    kernel still in flight on the stream writes b, so the kernel may start reading b before that wait;
+ *    0 when b may be the output of a kernel still running (then nothing is read before the wait).
  *  - Sizes may be anything >= 1: 1, 7, 31, 1000, 4097, non-multiples of every tile; pointers from
  *    cudaMalloc (256-byte aligned), but kernels must not assume a row starts 16-byte aligned when the
  *    row length is not a multiple of the vector width.
@@ -57,11 +62,12 @@ cudaError_t matmul_tensor_core_forward(void *out, const void *a, const void *b, 
 size_t matmul_skinny_workspace_bytes(int64_t m, int64_t k, int64_t n, int b_transposed);
 cudaError_t matmul_skinny_forward(void *out, const void *a, const void *b, const void *bias, int64_t m, int64_t k,
                                   int64_t n, int b_transposed, int dtype, int epilogue, void *workspace,
-                                  cudaStream_t stream);
+                                  int weight_settled, cudaStream_t stream);
 /* matmul_skinny_transposed.cu — M <= 4 with b as [N, K]: a warp per 2 rows of b, dot products summed by
  * shuffles, no workspace (matmul_skinny_forward with b_transposed calls it for M <= 4). */
 cudaError_t matmul_skinny_transposed_forward(void *out, const void *a, const void *b, const void *bias, int64_t m,
-                                             int64_t k, int64_t n, int dtype, int epilogue, cudaStream_t stream);
+                                             int64_t k, int64_t n, int dtype, int epilogue, int weight_settled,
+                                             cudaStream_t stream);
 /* matmul_skinny_transposed_split.cu — M = 5..16 with b as [N, K]: a warp per 4 rows of b, a's K slice in
  * shared memory, split over K with partial sums in a workspace of
  * matmul_skinny_transposed_split_workspace_bytes(m, k, n) bytes (0 allowed: then NULL) and the reduction
@@ -69,7 +75,7 @@ cudaError_t matmul_skinny_transposed_forward(void *out, const void *a, const voi
 size_t matmul_skinny_transposed_split_workspace_bytes(int64_t m, int64_t k, int64_t n);
 cudaError_t matmul_skinny_transposed_split_forward(void *out, const void *a, const void *b, const void *bias, int64_t m,
                                                    int64_t k, int64_t n, int dtype, int epilogue, void *workspace,
-                                                   cudaStream_t stream);
+                                                   int weight_settled, cudaStream_t stream);
 
 /* matmul_skinny_tensor_core.cu — M <= 16 with b as [N, K] on the tensor cores: dtype f32 means TF32 inputs
  * (only where the caller allows TF32), f16 / bf16; f32 accumulation; fragments loaded straight from
@@ -78,13 +84,13 @@ cudaError_t matmul_skinny_transposed_split_forward(void *out, const void *a, con
 size_t matmul_skinny_tensor_core_workspace_bytes(int64_t m, int64_t k, int64_t n);
 cudaError_t matmul_skinny_tensor_core_forward(void *out, const void *a, const void *b, const void *bias, int64_t m,
                                               int64_t k, int64_t n, int dtype, int epilogue, void *workspace,
-                                              cudaStream_t stream);
+                                              int weight_settled, cudaStream_t stream);
 /* The same kernel for exact f32 on the FP64 tensor cores (DMMA: runs on every sm_80+ GPU, at full rate on
  * A100 / H100-class parts): each f32 product exact in f64, summed in f64, rounded to f32 once per split; the
  * same workspace size. */
 cudaError_t matmul_skinny_tensor_core_exact_forward(float *out, const float *a, const float *b, const float *bias,
                                                     int64_t m, int64_t k, int64_t n, int epilogue, void *workspace,
-                                                    cudaStream_t stream);
+                                                    int weight_settled, cudaStream_t stream);
 
 /* matmul_warpgroup.cu — Hopper's warpgroup tensor cores (wgmma; sm_90 devices only), f16 / bf16 with f32
  * accumulation, b as [N, K] only, K a multiple of 8, a and b 16-byte aligned, out 4-byte aligned;

@@ -16,6 +16,8 @@
  *    each split writes f32 partial sums to the workspace [splits, M, N_padded] and a second small kernel
  *    (matmul_skinny_reduce.cuh) sums the splits in order, adds the bias, applies GELU and rounds to the
  *    output dtype (on sm_90 as a programmatic dependent launch, so its launch overlaps the main kernel).
+ *    The main kernel is one too (programmatic_launch.cuh): its first weight loads may go out before the
+ *    kernel before it finishes, a is staged after the wait.
  *    With one split (tiny K, or N so wide that the columns alone fill the chip) the main kernel does
  *    all that itself.
  *    bf16 M=1 K=4096 N=14336 on an H100: 448 blocks of 256 threads (56 column tiles x 8 splits of 512
@@ -38,6 +40,7 @@
 #include "cuda_kernels.h"
 #include "matmul_epilogue.cuh"      /* apply_epilogue, to_float, from_float */
 #include "matmul_skinny_reduce.cuh" /* the split-K reduction kernel and its launch */
+#include "programmatic_launch.cuh"  /* dependent_launch_allow, dependent_wait, launch_programmatic */
 #include "vector_loads.cuh"         /* load_streaming, unpack_vector */
 
 #define SKINNY_UNROLL 4               /* rows of b one warp has in flight: 4 x 512 bytes */
@@ -88,16 +91,15 @@ static SkinnyPlan plan_skinny(int64_t m, int64_t k, int64_t n) {
 template <typename T, int M_BUCKET, int GROUPS, bool VECTOR>
 __global__ void __launch_bounds__(32 * GROUPS, (M_BUCKET >= 16 && sizeof(T) == 4) ? 4 : 1)
     matmul_skinny_kernel(T *out, float *partial, const T *a, const T *b, const T *bias, int M, int K, int N,
-                         int k_per_split, int64_t n_padded, int epilogue) {
+                         int k_per_split, int64_t n_padded, int epilogue, int weight_settled) {
     constexpr int WIDTH = 16 / sizeof(T);
     constexpr int STAGE_FLOATS = SKINNY_MAX_K_PER_SPLIT * M_BUCKET;
     constexpr int REDUCE_FLOATS = (GROUPS / 2) * M_BUCKET * WIDTH * 32;
     __shared__ __align__(16) float shared[STAGE_FLOATS > REDUCE_FLOATS ? STAGE_FLOATS : REDUCE_FLOATS];
 
-#if __CUDA_ARCH__ >= 900
-    /* Let the reduction kernel (a programmatic dependent launch) be scheduled now; it waits for us. */
-    asm volatile("griddepcontrol.launch_dependents;");
-#endif
+    /* Let the reduction kernel or the next node's kernel (programmatic dependent launches) be scheduled now;
+     * they wait for us. */
+    dependent_launch_allow();
     const int lane = threadIdx.x & 31, group = threadIdx.x >> 5;
     const int column0 = blockIdx.x * 32 * WIDTH + lane * WIDTH;
     const int k_begin = blockIdx.y * k_per_split;
@@ -131,10 +133,13 @@ __global__ void __launch_bounds__(32 * GROUPS, (M_BUCKET >= 16 && sizeof(T) == 4
             }
         }
     };
-    /* The first step's loads go out before a is staged, so HBM is busy from the start. */
+    /* The first step's loads go out before a is staged, so HBM is busy from the start; before the wait for
+     * the kernel before when no kernel in flight writes the weight (programmatic_launch.cuh). */
     const int first_row = group * SKINNY_UNROLL;
     uint4 bits_a[SKINNY_UNROLL], bits_b[SKINNY_UNROLL];
-    if (first_row < k_rounded) load_rows(first_row, bits_a);
+    if (first_row < k_rounded && weight_settled) load_rows(first_row, bits_a);
+    dependent_wait();
+    if (first_row < k_rounded && !weight_settled) load_rows(first_row, bits_a);
 
     /* Stage a[:, k_begin .. k_begin + k_count) as f32 [k][m]; rows up to k_rounded and m >= M are
      * zeros, so the main loop needs no bounds checks on a. Global reads run along k (coalesced). */
@@ -239,15 +244,16 @@ __global__ void __launch_bounds__(32 * GROUPS, (M_BUCKET >= 16 && sizeof(T) == 4
 
 template <typename T, int M_BUCKET, int GROUPS>
 static cudaError_t launch_skinny(const SkinnyPlan &plan, void *out, const void *a, const void *b, const void *bias,
-                                 int m, int k, int n, float *workspace, int epilogue, cudaStream_t stream) {
+                                 int m, int k, int n, float *workspace, int epilogue, int weight_settled,
+                                 cudaStream_t stream) {
     constexpr int WIDTH = 16 / sizeof(T);
     dim3 grid((unsigned)((n + 32 * WIDTH - 1) / (32 * WIDTH)), (unsigned)plan.splits);
     bool vector = n % WIDTH == 0 && ((uintptr_t)b & 15) == 0;
     auto kernel =
         vector ? matmul_skinny_kernel<T, M_BUCKET, GROUPS, true> : matmul_skinny_kernel<T, M_BUCKET, GROUPS, false>;
-    kernel<<<grid, 32 * GROUPS, 0, stream>>>((T *)out, workspace, (const T *)a, (const T *)b, (const T *)bias, m, k, n,
-                                             plan.k_per_split, plan.n_padded, epilogue);
-    cudaError_t result = cudaGetLastError();
+    cudaError_t result = launch_programmatic(kernel, grid, dim3(32 * GROUPS), stream, (T *)out, workspace, (const T *)a,
+                                             (const T *)b, (const T *)bias, m, k, n, plan.k_per_split, plan.n_padded,
+                                             epilogue, weight_settled);
     if (result == cudaSuccess && plan.splits > 1) /* matmul_skinny_reduce.cuh */
         return launch_skinny_reduce<T>((T *)out, workspace, (const T *)bias, m, n, plan.splits, plan.n_padded,
                                        epilogue, stream);
@@ -257,13 +263,13 @@ static cudaError_t launch_skinny(const SkinnyPlan &plan, void *out, const void *
 template <typename T>
 static cudaError_t launch_skinny_dtype(const SkinnyPlan &plan, void *out, const void *a, const void *b,
                                        const void *bias, int m, int k, int n, float *workspace, int epilogue,
-                                       cudaStream_t stream) {
+                                       int weight_settled, cudaStream_t stream) {
     switch (plan.m_bucket) { /* groups as chosen by plan_skinny */
-    case 1: return launch_skinny<T, 1, 8>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
-    case 2: return launch_skinny<T, 2, 8>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
-    case 4: return launch_skinny<T, 4, 8>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
-    case 8: return launch_skinny<T, 8, 4>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
-    default: return launch_skinny<T, 16, 4>(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
+    case 1: return launch_skinny<T, 1, 8>(plan, out, a, b, bias, m, k, n, workspace, epilogue, weight_settled, stream);
+    case 2: return launch_skinny<T, 2, 8>(plan, out, a, b, bias, m, k, n, workspace, epilogue, weight_settled, stream);
+    case 4: return launch_skinny<T, 4, 8>(plan, out, a, b, bias, m, k, n, workspace, epilogue, weight_settled, stream);
+    case 8: return launch_skinny<T, 8, 4>(plan, out, a, b, bias, m, k, n, workspace, epilogue, weight_settled, stream);
+    default: return launch_skinny<T, 16, 4>(plan, out, a, b, bias, m, k, n, workspace, epilogue, weight_settled, stream);
     }
 }
 
@@ -277,15 +283,16 @@ extern "C" size_t matmul_skinny_workspace_bytes(int64_t m, int64_t k, int64_t n,
 
 extern "C" cudaError_t matmul_skinny_forward(void *out, const void *a, const void *b, const void *bias, int64_t m,
                                              int64_t k, int64_t n, int b_transposed, int dtype, int epilogue,
-                                             void *workspace, cudaStream_t stream) {
+                                             void *workspace, int weight_settled, cudaStream_t stream) {
     if (m < 1 || m > 16 || k < 1 || n < 1 || k > INT_MAX || n > INT_MAX - SKINNY_PLAN_COLUMN_TILE || !out || !a ||
         !b || epilogue < CUDA_EPILOGUE_NONE || epilogue > CUDA_EPILOGUE_BIAS_GELU_TANH ||
         (epilogue != CUDA_EPILOGUE_NONE && !bias))
         return cudaErrorInvalidValue;
     if (b_transposed && m <= 4) /* one warp per 2 rows of b, shuffles: no staging of a, no workspace */
-        return matmul_skinny_transposed_forward(out, a, b, bias, m, k, n, dtype, epilogue, stream);
+        return matmul_skinny_transposed_forward(out, a, b, bias, m, k, n, dtype, epilogue, weight_settled, stream);
     if (b_transposed) /* M 5..16: a warp per 4 rows of b, a staged in shared memory, split over K */
-        return matmul_skinny_transposed_split_forward(out, a, b, bias, m, k, n, dtype, epilogue, workspace, stream);
+        return matmul_skinny_transposed_split_forward(out, a, b, bias, m, k, n, dtype, epilogue, workspace, weight_settled,
+                                                      stream);
     SkinnyPlan plan = plan_skinny(m, k, n);
     if (plan.splits > 1 && !workspace) return cudaErrorInvalidValue;
     if (plan.splits > 65535) return cudaErrorInvalidValue; /* gridDim.y; needs K > 33M */
@@ -293,11 +300,11 @@ extern "C" cudaError_t matmul_skinny_forward(void *out, const void *a, const voi
     const int mi = (int)m, ki = (int)k, ni = (int)n;
     switch (dtype) {
     case CUDA_DTYPE_F32:
-        return launch_skinny_dtype<float>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
+        return launch_skinny_dtype<float>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, weight_settled, stream);
     case CUDA_DTYPE_F16:
-        return launch_skinny_dtype<__half>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
+        return launch_skinny_dtype<__half>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, weight_settled, stream);
     case CUDA_DTYPE_BF16:
-        return launch_skinny_dtype<__nv_bfloat16>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
+        return launch_skinny_dtype<__nv_bfloat16>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, weight_settled, stream);
     default: return cudaErrorInvalidValue;
     }
 }

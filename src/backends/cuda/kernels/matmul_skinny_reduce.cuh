@@ -6,9 +6,10 @@
  * order (deterministic: no atomics), adds the bias, applies GELU and rounds to the output dtype.
  * It reads ~splits x M x N x 4 bytes, mostly still in L2 from the main kernel.
  *
- * On sm_90+ it is a programmatic dependent launch: the main kernel executes griddepcontrol.launch_dependents
- * when it starts, so this kernel's launch (~2 us) overlaps the main kernel, and griddepcontrol.wait here
- * holds it until the main kernel has finished and its partial sums are visible.
+ * On sm_90+ it is a programmatic dependent launch (programmatic_launch.cuh): the main kernel executes
+ * griddepcontrol.launch_dependents when it starts, so this kernel's launch (~2 us) overlaps the main
+ * kernel, and griddepcontrol.wait here holds it until the main kernel has finished and its partial sums
+ * are visible.
  */
 #ifndef FUSEGRAPH_MATMUL_SKINNY_REDUCE_CUH
 #define FUSEGRAPH_MATMUL_SKINNY_REDUCE_CUH
@@ -16,7 +17,8 @@
 #include <cstdint>
 
 #include "cuda_kernels.h"
-#include "matmul_epilogue.cuh" /* apply_epilogue, to_float, from_float */
+#include "matmul_epilogue.cuh"     /* apply_epilogue, to_float, from_float */
+#include "programmatic_launch.cuh" /* dependent_wait, launch_programmatic */
 
 #define SKINNY_REDUCE_THREADS 256
 
@@ -30,10 +32,7 @@ __global__ void __launch_bounds__(SKINNY_REDUCE_THREADS)
     int m = (int)(i / N), c = (int)(i - (int64_t)m * N);
     const float *p = partial + (int64_t)m * n_padded + c;
     const int64_t split_stride = (int64_t)M * n_padded;
-#if __CUDA_ARCH__ >= 900
-    /* Wait until the main kernel has finished and its partial sums are visible. */
-    asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
+    dependent_wait(); /* until the main kernel has finished and its partial sums are visible */
     /* Up to 8 independent loads in flight, then summed in split order. */
     float sum = 0.f;
     for (int s0 = 0; s0 < splits; s0 += 8) {
@@ -54,21 +53,8 @@ static cudaError_t launch_skinny_reduce(T *out, const float *partial, const T *b
                                         int64_t n_padded, int epilogue, cudaStream_t stream) {
     int64_t elements = (int64_t)m * n;
     unsigned blocks = (unsigned)((elements + SKINNY_REDUCE_THREADS - 1) / SKINNY_REDUCE_THREADS);
-    int device = 0, major = 0;
-    cudaError_t result = cudaGetDevice(&device);
-    if (result == cudaSuccess) result = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-    if (result != cudaSuccess) return result;
-    cudaLaunchAttribute attribute;
-    attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attribute.val.programmaticStreamSerializationAllowed = 1;
-    cudaLaunchConfig_t config = {};
-    config.gridDim = dim3(blocks);
-    config.blockDim = dim3(SKINNY_REDUCE_THREADS);
-    config.stream = stream;
-    config.attrs = &attribute;
-    config.numAttrs = major >= 9 ? 1 : 0;
-    return cudaLaunchKernelEx(&config, matmul_skinny_reduce_kernel<T>, out, partial, bias, m, n, splits, n_padded,
-                              epilogue);
+    return launch_programmatic(matmul_skinny_reduce_kernel<T>, dim3(blocks), dim3(SKINNY_REDUCE_THREADS), stream, out,
+                               partial, bias, m, n, splits, n_padded, epilogue);
 }
 
 #endif /* FUSEGRAPH_MATMUL_SKINNY_REDUCE_CUH */

@@ -28,6 +28,11 @@
  *    warp reads it: with b's loads all missing, 43% of L1 requests hit). A ring of 3 steps in registers
  *    (4 for M <= 8): step s + 2's (s + 3's) loads go out before step s's mma, so a warp always has 8-12
  *    (12-16) KB of b in flight.
+ *  - A programmatic dependent launch (programmatic_launch.cuh): the ring's first weight loads go out
+ *    before the wait for the kernel before when the weight is settled, a's after it. On the H100, K=4096
+ *    N=14336 in batches of 20 launches (bench/results/h100-2026-11-27-session10/pdl-probe/probe3.txt), ms
+ *    a launch before -> after: bf16 M=1 0.0458 -> 0.0429, bf16 M=16 0.0475 -> 0.0446, TF32 M=16 0.0884 ->
+ *    0.0866, FP64 (below) M=16 0.0881 -> 0.0863; results bit-identical.
  *  - A warp owns its 16 rows for one K slice; a block is 4 independent warps (64 rows). K is split so that
  *    groups of 16 rows x splits reach SKINNY_TC_TARGET_WARPS, slices of at least
  *    SKINNY_TC_MIN_K_PER_SPLIT columns. Each split writes f32 partial sums to the workspace [splits, M, N]
@@ -92,6 +97,7 @@
 #include "matmul_epilogue.cuh"      /* apply_epilogue, to_float, from_float */
 #include "matmul_skinny_reduce.cuh" /* the split-K reduction kernel and its launch */
 #include "mma_fragments.cuh"        /* to_tf32, mma_step */
+#include "programmatic_launch.cuh"  /* dependent_launch_allow, dependent_wait, launch_programmatic */
 #include "vector_loads.cuh"         /* load_streaming, load_elements_packed */
 
 #define SKINNY_TC_WARPS 4             /* warps a block, each on its own 16 rows of b */
@@ -160,14 +166,13 @@ __device__ __forceinline__ void mma_step_f64(double (&d)[4], double a_low, doubl
 template <typename T, int M_TILES, bool VECTOR, bool DOUBLE = false>
 __global__ void __launch_bounds__(32 * SKINNY_TC_WARPS, SKINNY_TC_BLOCKS_PER_SM)
     matmul_skinny_tensor_core_kernel(T *out, float *partial, const T *a, const T *b, const T *bias, int M, int K, int N,
-                                     int k_per_split, int splits, int epilogue) {
+                                     int k_per_split, int splits, int epilogue, int weight_settled) {
     static_assert(!DOUBLE || sizeof(T) == 4, "the FP64 path converts f32 words");
     constexpr int WIDTH = 16 / sizeof(T), V = SKINNY_TC_VECTORS;
     constexpr int STEP_K = 4 * WIDTH * V; /* columns a step: 4 lanes x WIDTH x V */
-#if __CUDA_ARCH__ >= 900
-    /* Let the reduction kernel (a programmatic dependent launch) be scheduled now; it waits for us. */
-    asm volatile("griddepcontrol.launch_dependents;");
-#endif
+    /* Let the reduction kernel or the next node's kernel (programmatic dependent launches) be scheduled now;
+     * they wait for us. */
+    dependent_launch_allow();
     const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     const int64_t row0 = ((int64_t)blockIdx.x * SKINNY_TC_WARPS + (threadIdx.x >> 5)) * 16;
     if (row0 >= N) return; /* no block-wide synchronization follows */
@@ -266,10 +271,16 @@ __global__ void __launch_bounds__(32 * SKINNY_TC_WARPS, SKINNY_TC_BLOCKS_PER_SM)
     constexpr int BUFFERS = M_TILES == 1 ? SKINNY_TC_BUFFERS_ONE_TILE : SKINNY_TC_BUFFERS;
     Weights weight_ring[BUFFERS];
     Activations activation_ring[BUFFERS];
+    /* The ring's first weight loads go out before the wait when no kernel in flight writes the weight
+     * (programmatic_launch.cuh): they overlap the end of the kernel before; a comes after the wait. */
+#pragma unroll
+    for (int s = 0; s < BUFFERS - 1; s++)
+        if (s < steps && weight_settled) load_weights(s, weight_ring[s]);
+    dependent_wait();
 #pragma unroll
     for (int s = 0; s < BUFFERS - 1; s++)
         if (s < steps) {
-            load_weights(s, weight_ring[s]);
+            if (!weight_settled) load_weights(s, weight_ring[s]);
             load_activations(s, activation_ring[s]);
         }
     for (int s0 = 0; s0 < steps; s0 += BUFFERS) {
@@ -305,7 +316,7 @@ __global__ void __launch_bounds__(32 * SKINNY_TC_WARPS, SKINNY_TC_BLOCKS_PER_SM)
 template <typename T, bool DOUBLE = false>
 static cudaError_t launch_skinny_tensor_core(const SkinnyTensorCorePlan &plan, void *out, const void *a, const void *b,
                                             const void *bias, int m, int k, int n, float *workspace, int epilogue,
-                                            cudaStream_t stream) {
+                                            int weight_settled, cudaStream_t stream) {
     constexpr int WIDTH = 16 / sizeof(T);
     const bool vector = k % WIDTH == 0 && ((uintptr_t)a & 15) == 0 && ((uintptr_t)b & 15) == 0;
     auto kernel = m <= 8 ? (vector ? matmul_skinny_tensor_core_kernel<T, 1, true, DOUBLE>
@@ -313,9 +324,9 @@ static cudaError_t launch_skinny_tensor_core(const SkinnyTensorCorePlan &plan, v
                          : (vector ? matmul_skinny_tensor_core_kernel<T, 2, true, DOUBLE>
                                    : matmul_skinny_tensor_core_kernel<T, 2, false, DOUBLE>);
     const dim3 grid((unsigned)((plan.groups + SKINNY_TC_WARPS - 1) / SKINNY_TC_WARPS), (unsigned)plan.splits);
-    kernel<<<grid, 32 * SKINNY_TC_WARPS, 0, stream>>>((T *)out, workspace, (const T *)a, (const T *)b, (const T *)bias, m,
-                                                     k, n, plan.k_per_split, plan.splits, epilogue);
-    cudaError_t result = cudaGetLastError();
+    cudaError_t result = launch_programmatic(kernel, grid, dim3(32 * SKINNY_TC_WARPS), stream, (T *)out, workspace, (const T *)a,
+                                             (const T *)b, (const T *)bias, m, k, n, plan.k_per_split, plan.splits,
+                                             epilogue, weight_settled);
     if (result == cudaSuccess && plan.splits > 1) /* the workspace is [splits, M, N]: n_padded = N */
         return launch_skinny_reduce<T>((T *)out, workspace, (const T *)bias, m, n, plan.splits, n, epilogue, stream);
     return result;
@@ -345,7 +356,7 @@ static cudaError_t checked_plan(const void *out, const void *a, const void *b, c
 
 extern "C" cudaError_t matmul_skinny_tensor_core_forward(void *out, const void *a, const void *b, const void *bias,
                                                          int64_t m, int64_t k, int64_t n, int dtype, int epilogue,
-                                                         void *workspace, cudaStream_t stream) {
+                                                         void *workspace, int weight_settled, cudaStream_t stream) {
     SkinnyTensorCorePlan plan;
     const cudaError_t checked = checked_plan(out, a, b, bias, m, k, n, epilogue, workspace, &plan);
     if (checked != cudaSuccess) return checked;
@@ -353,21 +364,22 @@ extern "C" cudaError_t matmul_skinny_tensor_core_forward(void *out, const void *
     const int mi = (int)m, ki = (int)k, ni = (int)n;
     switch (dtype) {
     case CUDA_DTYPE_F32:
-        return launch_skinny_tensor_core<float>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
+        return launch_skinny_tensor_core<float>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, weight_settled, stream);
     case CUDA_DTYPE_F16:
-        return launch_skinny_tensor_core<__half>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
+        return launch_skinny_tensor_core<__half>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, weight_settled, stream);
     case CUDA_DTYPE_BF16:
-        return launch_skinny_tensor_core<__nv_bfloat16>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
+        return launch_skinny_tensor_core<__nv_bfloat16>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, weight_settled, stream);
     default: return cudaErrorInvalidValue;
     }
 }
 
 extern "C" cudaError_t matmul_skinny_tensor_core_exact_forward(float *out, const float *a, const float *b,
                                                                const float *bias, int64_t m, int64_t k, int64_t n,
-                                                               int epilogue, void *workspace, cudaStream_t stream) {
+                                                               int epilogue, void *workspace, int weight_settled,
+                                                               cudaStream_t stream) {
     SkinnyTensorCorePlan plan;
     const cudaError_t checked = checked_plan(out, a, b, bias, m, k, n, epilogue, workspace, &plan);
     if (checked != cudaSuccess) return checked;
     return launch_skinny_tensor_core<float, true>(plan, out, a, b, bias, (int)m, (int)k, (int)n, (float *)workspace,
-                                                  epilogue, stream);
+                                                  epilogue, weight_settled, stream);
 }

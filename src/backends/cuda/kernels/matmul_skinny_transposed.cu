@@ -7,8 +7,16 @@
  * contiguous rows — a[m, :] and b[n, :] — so no split-K workspace or second kernel is needed:
  *  - A warp owns 2 consecutive rows of b (output columns n). Its lanes walk K together, lane l taking
  *    16-byte chunks l, l + 32, ...: every load instruction of the warp reads 512 contiguous bytes of a
- *    row. Each step issues 4 chunks of each of the 2 rows (8 16-byte loads in flight per lane, 4 KB per
- *    warp), streamed past L1 (ld.global.nc.L1::no_allocate).
+ *    row. A step is 4 chunks of each of the 2 rows (8 16-byte loads a lane, 4 KB a warp), streamed past
+ *    L1 (ld.global.nc.L1::no_allocate), and the next step's loads go out before this step's FMAs (two
+ *    register sets: up to 16 loads a lane in flight).
+ *  - A programmatic dependent launch (programmatic_launch.cuh): the first step's weight loads go out
+ *    before the wait for the kernel before (when the weight is settled), a's loads and every store after.
+ *    On the H100, bf16 M=1 K=4096 N=14336 in batches of 20 launches (bench/results/
+ *    h100-2026-11-27-session10/pdl-probe/probe3.txt): 0.0434 ms a launch with one register set and
+ *    plain launches (HEAD at f997c48), 0.0402 with both (2.92 TB/s; 0.0417 when the weight is not
+ *    settled); f32 M=1 0.0827 -> 0.0806. Results bit-identical. Two register sets take 94 registers
+ *    (bf16 M=1; 56 before): 5 blocks an SM, which still keeps ~160 KB an SM in flight.
  *  - a is small and read by every warp, so it comes through L1 (__ldg): one 16-byte load of a row of a
  *    serves both rows of b, so L1 carries M / 2 times the weight's bytes of a. That is what limits the
  *    design as M grows (bf16 M=16 K=4096 N=14336: 16% of HBM on the H100, against 22% for the lane-per-
@@ -24,8 +32,9 @@
 #include <cstdint>
 
 #include "cuda_kernels.h"
-#include "matmul_epilogue.cuh" /* apply_epilogue, to_float, from_float */
-#include "vector_loads.cuh"    /* load_streaming, unpack_vector */
+#include "matmul_epilogue.cuh"     /* apply_epilogue, to_float, from_float */
+#include "programmatic_launch.cuh" /* dependent_launch_allow, dependent_wait, launch_programmatic */
+#include "vector_loads.cuh"        /* load_streaming, unpack_vector */
 
 #define TRANSPOSED_ROWS 2    /* rows of b (output columns) per warp */
 #define TRANSPOSED_LOADS 8   /* 16-byte loads of b in flight per lane per step */
@@ -45,9 +54,11 @@ __device__ __forceinline__ uint4 load_chunk(const T *row, int chunk, int K) {
 
 template <typename T, int M_BUCKET, bool VECTOR>
 __global__ void __launch_bounds__(TRANSPOSED_THREADS)
-    matmul_skinny_transposed_kernel(T *out, const T *a, const T *b, const T *bias, int M, int K, int N, int epilogue) {
+    matmul_skinny_transposed_kernel(T *out, const T *a, const T *b, const T *bias, int M, int K, int N, int epilogue,
+                                    int weight_settled) {
     constexpr int WIDTH = 16 / sizeof(T);
-    constexpr int ROWS = TRANSPOSED_ROWS, UNROLL = TRANSPOSED_LOADS / ROWS;
+    constexpr int ROWS = TRANSPOSED_ROWS, UNROLL = TRANSPOSED_LOADS / ROWS, STEP = 32 * UNROLL;
+    dependent_launch_allow(); /* the next node's kernel may start streaming its weight */
     const int lane = threadIdx.x & 31;
     const int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     const int64_t row0 = warp * ROWS;
@@ -63,12 +74,14 @@ __global__ void __launch_bounds__(TRANSPOSED_THREADS)
 #pragma unroll
         for (int m = 0; m < M_BUCKET; m++) acc[r][m] = 0.f;
 
-    for (int base = lane; base < chunks; base += 32 * UNROLL) {
-        uint4 w[ROWS][UNROLL];
+    /* Step `base` (uniform over the warp): chunks base + lane + 32 u of each row; past K zeros. */
+    auto load_step = [&](int base, uint4 (&w)[ROWS][UNROLL]) {
 #pragma unroll
         for (int r = 0; r < ROWS; r++)
 #pragma unroll
-            for (int u = 0; u < UNROLL; u++) w[r][u] = load_chunk<T, VECTOR, true>(b_rows[r], base + 32 * u, K);
+            for (int u = 0; u < UNROLL; u++) w[r][u] = load_chunk<T, VECTOR, true>(b_rows[r], base + lane + 32 * u, K);
+    };
+    auto multiply_step = [&](int base, const uint4 (&w)[ROWS][UNROLL]) {
 #pragma unroll
         for (int u = 0; u < UNROLL; u++) {
             float wf[ROWS][WIDTH];
@@ -78,13 +91,30 @@ __global__ void __launch_bounds__(TRANSPOSED_THREADS)
             for (int m = 0; m < M_BUCKET; m++) {
                 if (m >= M) break; /* uniform: M is the same for every thread */
                 float af[WIDTH];
-                unpack_vector<T>(load_chunk<T, VECTOR, false>(a + (int64_t)m * K, base + 32 * u, K), af);
+                unpack_vector<T>(load_chunk<T, VECTOR, false>(a + (int64_t)m * K, base + lane + 32 * u, K), af);
 #pragma unroll
                 for (int r = 0; r < ROWS; r++)
 #pragma unroll
                     for (int e = 0; e < WIDTH; e++) acc[r][m] = fmaf(af[e], wf[r][e], acc[r][m]);
             }
         }
+    };
+    /* The next step's loads go out before this step's FMAs (two register sets), so a lane keeps up to 16
+     * loads in flight. The first step's weight loads go out before the wait when no kernel in flight writes
+     * the weight (programmatic_launch.cuh): they overlap the end of the kernel before. */
+    uint4 current[ROWS][UNROLL], next[ROWS][UNROLL];
+    if (weight_settled) load_step(0, current);
+    dependent_wait();
+    if (!weight_settled) load_step(0, current);
+    for (int base = 0; base < chunks; base += STEP) {
+        const bool more = base + STEP < chunks;
+        if (more) load_step(base + STEP, next);
+        multiply_step(base, current);
+        if (!more) break;
+#pragma unroll
+        for (int r = 0; r < ROWS; r++)
+#pragma unroll
+            for (int u = 0; u < UNROLL; u++) current[r][u] = next[r][u];
     }
 
     /* Butterfly sums: afterwards every lane holds every total. Lane (r * M_BUCKET + m) % 32 stores it. */
@@ -105,37 +135,36 @@ __global__ void __launch_bounds__(TRANSPOSED_THREADS)
 
 template <typename T, int M_BUCKET>
 static cudaError_t launch_transposed(void *out, const void *a, const void *b, const void *bias, int m, int k, int n,
-                                     int epilogue, cudaStream_t stream) {
+                                     int epilogue, int weight_settled, cudaStream_t stream) {
     constexpr int WIDTH = 16 / sizeof(T);
     const int64_t warps = ((int64_t)n + TRANSPOSED_ROWS - 1) / TRANSPOSED_ROWS;
     const int64_t blocks = (warps * 32 + TRANSPOSED_THREADS - 1) / TRANSPOSED_THREADS;
     if (blocks > INT_MAX) return cudaErrorInvalidValue;
     const bool vector = k % WIDTH == 0 && ((uintptr_t)a & 15) == 0 && ((uintptr_t)b & 15) == 0;
     auto kernel = vector ? matmul_skinny_transposed_kernel<T, M_BUCKET, true> : matmul_skinny_transposed_kernel<T, M_BUCKET, false>;
-    kernel<<<(unsigned)blocks, TRANSPOSED_THREADS, 0, stream>>>((T *)out, (const T *)a, (const T *)b, (const T *)bias, m, k, n,
-                                                                epilogue);
-    return cudaGetLastError();
+    return launch_programmatic(kernel, dim3((unsigned)blocks), dim3(TRANSPOSED_THREADS), stream, (T *)out, (const T *)a,
+                               (const T *)b, (const T *)bias, m, k, n, epilogue, weight_settled);
 }
 
 template <typename T>
 static cudaError_t launch_transposed_dtype(void *out, const void *a, const void *b, const void *bias, int m, int k, int n,
-                                           int epilogue, cudaStream_t stream) {
-    if (m <= 1) return launch_transposed<T, 1>(out, a, b, bias, m, k, n, epilogue, stream);
-    if (m <= 2) return launch_transposed<T, 2>(out, a, b, bias, m, k, n, epilogue, stream);
-    return launch_transposed<T, 4>(out, a, b, bias, m, k, n, epilogue, stream);
+                                           int epilogue, int weight_settled, cudaStream_t stream) {
+    if (m <= 1) return launch_transposed<T, 1>(out, a, b, bias, m, k, n, epilogue, weight_settled, stream);
+    if (m <= 2) return launch_transposed<T, 2>(out, a, b, bias, m, k, n, epilogue, weight_settled, stream);
+    return launch_transposed<T, 4>(out, a, b, bias, m, k, n, epilogue, weight_settled, stream);
 }
 
 extern "C" cudaError_t matmul_skinny_transposed_forward(void *out, const void *a, const void *b, const void *bias,
                                                         int64_t m, int64_t k, int64_t n, int dtype, int epilogue,
-                                                        cudaStream_t stream) {
+                                                        int weight_settled, cudaStream_t stream) {
     if (m < 1 || m > 4 || k < 1 || n < 1 || k > INT_MAX / 2 || n > INT_MAX / 2 || !out || !a || !b ||
         epilogue < CUDA_EPILOGUE_NONE || epilogue > CUDA_EPILOGUE_BIAS_GELU_TANH || (epilogue != CUDA_EPILOGUE_NONE && !bias))
         return cudaErrorInvalidValue;
     const int mi = (int)m, ki = (int)k, ni = (int)n;
     switch (dtype) {
-    case CUDA_DTYPE_F32: return launch_transposed_dtype<float>(out, a, b, bias, mi, ki, ni, epilogue, stream);
-    case CUDA_DTYPE_F16: return launch_transposed_dtype<__half>(out, a, b, bias, mi, ki, ni, epilogue, stream);
-    case CUDA_DTYPE_BF16: return launch_transposed_dtype<__nv_bfloat16>(out, a, b, bias, mi, ki, ni, epilogue, stream);
+    case CUDA_DTYPE_F32: return launch_transposed_dtype<float>(out, a, b, bias, mi, ki, ni, epilogue, weight_settled, stream);
+    case CUDA_DTYPE_F16: return launch_transposed_dtype<__half>(out, a, b, bias, mi, ki, ni, epilogue, weight_settled, stream);
+    case CUDA_DTYPE_BF16: return launch_transposed_dtype<__nv_bfloat16>(out, a, b, bias, mi, ki, ni, epilogue, weight_settled, stream);
     default: return cudaErrorInvalidValue;
     }
 }

@@ -60,6 +60,8 @@
  *    split writes f32 partial sums to the workspace [splits, M, N] and matmul_skinny_reduce_kernel
  *    (matmul_skinny_reduce.cuh) sums them in split order, adds the bias and applies GELU: deterministic,
  *    no atomics. With one split this kernel applies the epilogue and writes out itself.
+ *  - A programmatic dependent launch (programmatic_launch.cuh): the first step's weight loads may go out
+ *    before the kernel before it finishes (weight settled), a is staged after the wait.
  *    M=16 K=4096 N=14336: 448 tiles x 8 splits of 512; 2 blocks/SM x 132 SMs = 264 blocks = 33 groups
  *    x 8 splits, 13-14 tiles per block.
  *  - Registers: M_BUCKET = 16 holds 64 accumulators and 2 x 4 x 4 words of b; __launch_bounds__(256, 2)
@@ -93,6 +95,7 @@
 #include "cuda_kernels.h"
 #include "matmul_epilogue.cuh"      /* apply_epilogue, to_float, from_float */
 #include "matmul_skinny_reduce.cuh" /* the split-K reduction kernel and its launch */
+#include "programmatic_launch.cuh"  /* dependent_launch_allow, dependent_wait, launch_programmatic */
 #include "vector_loads.cuh"         /* load_streaming, load_elements_packed, unpack_vector_quad */
 
 #define TRANSPOSED_SPLIT_ROWS_PER_WARP 4
@@ -153,7 +156,8 @@ __device__ __forceinline__ void transpose_reduce(float (&v)[COUNT], int lane) {
 template <typename T, int M_BUCKET, bool VECTOR>
 __global__ void __launch_bounds__(32 * TRANSPOSED_SPLIT_WARPS, (sizeof(T) == 4 && M_BUCKET <= 8) ? 3 : 2)
     matmul_skinny_transposed_split_kernel(T *out, float *partial, const T *a, const T *b, const T *bias, int M, int K,
-                                          int N, int k_per_split, int splits, int tiles, int epilogue) {
+                                          int N, int k_per_split, int splits, int tiles, int epilogue,
+                                          int weight_settled) {
     constexpr int WIDTH = 16 / sizeof(T); /* elements per 16-byte load */
     constexpr int CHUNK = 32 * WIDTH;     /* elements of K per warp load instruction: 512 bytes */
     constexpr int QUADS = WIDTH / 4;      /* float4s of a per lane per chunk */
@@ -162,10 +166,9 @@ __global__ void __launch_bounds__(32 * TRANSPOSED_SPLIT_WARPS, (sizeof(T) == 4 &
     static_assert(VALUES % 32 == 0 && STAGE_ROW % CHUNK == 0, "tile shape");
     __shared__ __align__(16) float stage[M_BUCKET * STAGE_ROW]; /* a's slice, [m][k permuted in chunks] */
 
-#if __CUDA_ARCH__ >= 900
-    /* Let the reduction kernel (a programmatic dependent launch) be scheduled now; it waits for us. */
-    asm volatile("griddepcontrol.launch_dependents;");
-#endif
+    /* Let the reduction kernel or the next node's kernel (programmatic dependent launches) be scheduled now;
+     * they wait for us. */
+    dependent_launch_allow();
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int split = (int)(blockIdx.x % splits), group = (int)(blockIdx.x / splits);
     const int groups = (int)(gridDim.x / splits);
@@ -214,10 +217,13 @@ __global__ void __launch_bounds__(32 * TRANSPOSED_SPLIT_WARPS, (sizeof(T) == 4 &
     auto advance = [&](int &tile, int &c) {
         if (++c == chunks) c = 0, tile += groups;
     };
-    /* The first step's loads go out before a is staged, so HBM is busy from the start. */
+    /* The first step's loads go out before a is staged, so HBM is busy from the start; before the wait for
+     * the kernel before when no kernel in flight writes the weight (programmatic_launch.cuh). */
     uint4 bits_a[R], bits_b[R];
     start_load_tile();
-    if (steps > 0) load_step(bits_a);
+    if (steps > 0 && weight_settled) load_step(bits_a);
+    dependent_wait();
+    if (steps > 0 && !weight_settled) load_step(bits_a);
 
     /* Stage a[:, k_begin .. k_begin + chunks x CHUNK) as f32: element kk = (32 c + l) WIDTH + e (chunk c,
      * lane l, e < WIDTH) goes to column c CHUNK + 128 (e / 4) + 4 l + e % 4 of row m (for f32 that is kk);
@@ -329,7 +335,7 @@ static cudaError_t resident_blocks(const void *kernel, std::atomic<int> *cache, 
 template <typename T, int M_BUCKET, bool VECTOR>
 static cudaError_t launch_transposed_split(const TransposedSplitPlan &plan, void *out, const void *a, const void *b,
                                           const void *bias, int m, int k, int n, float *workspace, int epilogue,
-                                          cudaStream_t stream) {
+                                          int weight_settled, cudaStream_t stream) {
     static std::atomic<int> resident_cache[TRANSPOSED_SPLIT_CACHED_DEVICES]; /* zero: not asked yet */
     auto kernel = matmul_skinny_transposed_split_kernel<T, M_BUCKET, VECTOR>;
     int resident = 0;
@@ -341,10 +347,9 @@ static cudaError_t launch_transposed_split(const TransposedSplitPlan &plan, void
     if (groups > plan.tiles) groups = plan.tiles;
     const int64_t blocks = groups * plan.splits;
     if (blocks > INT_MAX) return cudaErrorInvalidValue;
-    kernel<<<(unsigned)blocks, 32 * TRANSPOSED_SPLIT_WARPS, 0, stream>>>(
-        (T *)out, workspace, (const T *)a, (const T *)b, (const T *)bias, m, k, n, plan.k_per_split, plan.splits, plan.tiles,
-        epilogue);
-    result = cudaGetLastError();
+    result = launch_programmatic(kernel, dim3((unsigned)blocks), dim3(32 * TRANSPOSED_SPLIT_WARPS), stream, (T *)out,
+                                 workspace, (const T *)a, (const T *)b, (const T *)bias, m, k, n, plan.k_per_split,
+                                 plan.splits, plan.tiles, epilogue, weight_settled);
     if (result == cudaSuccess && plan.splits > 1) /* the workspace is [splits, M, N]: n_padded = N */
         return launch_skinny_reduce<T>((T *)out, workspace, (const T *)bias, m, n, plan.splits, n, epilogue, stream);
     return result;
@@ -353,13 +358,14 @@ static cudaError_t launch_transposed_split(const TransposedSplitPlan &plan, void
 template <typename T>
 static cudaError_t launch_transposed_split_dtype(const TransposedSplitPlan &plan, void *out, const void *a,
                                                  const void *b, const void *bias, int m, int k, int n,
-                                                 float *workspace, int epilogue, cudaStream_t stream) {
+                                                 float *workspace, int epilogue, int weight_settled,
+                                                 cudaStream_t stream) {
     constexpr int WIDTH = 16 / sizeof(T);
     const bool vector = k % WIDTH == 0 && ((uintptr_t)a & 15) == 0 && ((uintptr_t)b & 15) == 0;
     auto launch = plan.m_bucket <= 8
                       ? (vector ? launch_transposed_split<T, 8, true> : launch_transposed_split<T, 8, false>)
                       : (vector ? launch_transposed_split<T, 16, true> : launch_transposed_split<T, 16, false>);
-    return launch(plan, out, a, b, bias, m, k, n, workspace, epilogue, stream);
+    return launch(plan, out, a, b, bias, m, k, n, workspace, epilogue, weight_settled, stream);
 }
 
 static bool transposed_split_sizes_ok(int64_t m, int64_t k, int64_t n) {
@@ -374,7 +380,7 @@ extern "C" size_t matmul_skinny_transposed_split_workspace_bytes(int64_t m, int6
 
 extern "C" cudaError_t matmul_skinny_transposed_split_forward(void *out, const void *a, const void *b, const void *bias,
                                                               int64_t m, int64_t k, int64_t n, int dtype, int epilogue,
-                                                              void *workspace, cudaStream_t stream) {
+                                                              void *workspace, int weight_settled, cudaStream_t stream) {
     if (!transposed_split_sizes_ok(m, k, n) || !out || !a || !b || epilogue < CUDA_EPILOGUE_NONE ||
         epilogue > CUDA_EPILOGUE_BIAS_GELU_TANH || (epilogue != CUDA_EPILOGUE_NONE && !bias))
         return cudaErrorInvalidValue;
@@ -384,12 +390,12 @@ extern "C" cudaError_t matmul_skinny_transposed_split_forward(void *out, const v
     const int mi = (int)m, ki = (int)k, ni = (int)n;
     switch (dtype) {
     case CUDA_DTYPE_F32:
-        return launch_transposed_split_dtype<float>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
+        return launch_transposed_split_dtype<float>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, weight_settled, stream);
     case CUDA_DTYPE_F16:
-        return launch_transposed_split_dtype<__half>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, stream);
+        return launch_transposed_split_dtype<__half>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue, weight_settled, stream);
     case CUDA_DTYPE_BF16:
         return launch_transposed_split_dtype<__nv_bfloat16>(plan, out, a, b, bias, mi, ki, ni, partial, epilogue,
-                                                            stream);
+                                                            weight_settled, stream);
     default: return cudaErrorInvalidValue;
     }
 }
