@@ -23,6 +23,8 @@
  * with rel_l2_error = ||out - ref|| / ||ref||; tolerances f32 1e-5, TF32 1e-3 (the tensor-core skinny
  * kernel "tc^T", whose f32 is TF32), f16/bf16 1e-2; "tc64^T" is the same kernel for exact f32 on the FP64
  * tensor cores, held to f32's 1e-5.
+ * Ordering (programmatic_ordering_check.cuh): each skinny launcher right after a kernel that lets it start
+ * at once and writes its a (and an unsettled b) ~0.5 ms later, over NaN: lines "late a" / "late a and b".
  * Timing (cudaEvent per launch, 5 warm-ups, median of 20): elementwise ops on 100M f32 elements
  * against cudaMemcpyAsync device-to-device of one such tensor (GB/s count bytes read + written, the
  * goal is >= 90% of the copy), and the skinny matmul at decoding shapes, with L2 flushed before each
@@ -251,6 +253,7 @@ static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const
 }
 
 #include "bandwidth_kernel_timing.cuh" /* time_kernels: after the helpers above, which it uses */
+#include "programmatic_ordering_check.cuh" /* check_programmatic_orderings: the same */
 
 int main(int argc, char **argv) {
     check_options options;
@@ -292,6 +295,8 @@ int main(int argc, char **argv) {
             check_skinny(4097, 1000, dtype, true, {16}, true);
             if (!quick) check_skinny(4097, 3000, dtype, false, {5, 16}, true);
         }
+        /* The skinny kernels start before the kernel before them ends: nothing read too early. */
+        check_programmatic_orderings();
         printf("%d of %d cases ok\n", cases - failures, cases);
     }
     if (do_time && failures == 0) time_kernels();

@@ -33,9 +33,9 @@ typedef struct cuda_buffer {
     size_t bytes;
     uint64_t compute_ticket; /* last compute-stream event after a kernel that used it (0: none) */
     uint64_t copy_ticket;    /* last copy-stream event after a transfer into or out of it (0: none) */
-    /* A kernel has written it (a node's output): a skinny matmul reading it as its weight must not start
-     * reading before the kernels before it finish (weight_settled in kernels/cuda_kernels.h). Never
-     * cleared, so a buffer reused for an upload is only treated conservatively. */
+    /* A kernel has written it (a node's output) since its last upload: a skinny matmul reading it as its
+     * weight must not start reading before the kernels before it finish (weight_settled in
+     * kernels/cuda_kernels.h). Set by cuda_run, cleared by a successful upload. */
     int written_by_kernel;
 } cuda_buffer;
 

@@ -262,7 +262,12 @@ fg_status cuda_upload(void *state, void *opaque, const void *host_data, size_t b
     if (status != FG_OK) return status;
     cuda_timeline_wait(&cuda->copy, &cuda->compute, buffer->compute_ticket); /* no kernel still reads it */
     status = transfer_with_retry(cuda, buffer, (char *)host_data, bytes, 1);
-    if (status == FG_OK) buffer->copy_ticket = cuda_timeline_record(&cuda->copy);
+    if (status == FG_OK) {
+        buffer->copy_ticket = cuda_timeline_record(&cuda->copy);
+        /* Its contents are now the upload's, ordered after every kernel that used it (the wait above) and
+         * before every kernel that reads it (they wait for copy_ticket): a weight again, not an output. */
+        buffer->written_by_kernel = 0;
+    }
     return cuda_leave(cuda, status);
 }
 

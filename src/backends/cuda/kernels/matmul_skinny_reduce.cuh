@@ -18,7 +18,7 @@
 
 #include "cuda_kernels.h"
 #include "matmul_epilogue.cuh"     /* apply_epilogue, to_float, from_float */
-#include "programmatic_launch.cuh" /* dependent_wait, launch_programmatic */
+#include "programmatic_launch.cuh" /* dependent_launch_allow, dependent_wait, launch_programmatic */
 
 #define SKINNY_REDUCE_THREADS 256
 
@@ -27,6 +27,7 @@ template <typename T>
 __global__ void __launch_bounds__(SKINNY_REDUCE_THREADS)
     matmul_skinny_reduce_kernel(T *out, const float *partial, const T *bias, int M, int N, int splits,
                                 int64_t n_padded, int epilogue) {
+    dependent_launch_allow(); /* the next node's kernel may start streaming its weight; it waits for us */
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (int64_t)M * N) return;
     int m = (int)(i / N), c = (int)(i - (int64_t)m * N);

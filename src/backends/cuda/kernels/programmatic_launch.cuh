@@ -29,6 +29,8 @@
 
 #include <cuda_runtime.h>
 
+#include <mutex>
+
 /* Lets the next kernel on the stream (if launched programmatically) be scheduled now. */
 __device__ __forceinline__ void dependent_launch_allow() {
 #if __CUDA_ARCH__ >= 900
@@ -43,14 +45,43 @@ __device__ __forceinline__ void dependent_wait() {
 #endif
 }
 
-/* Launches kernel<<<grid, block, 0, stream>>>(arguments...) as a programmatic dependent launch on devices of
- * compute capability 9.0 and later, as an ordinary launch elsewhere. */
+/* Whether kernel, as loaded on the current device, was compiled for sm_90+ (SASS or PTX 9.0+), so that its
+ * griddepcontrol instructions are there: a build for older targets only, JIT-compiled from compute_80 PTX
+ * on an H100, has them compiled out, and a programmatic launch of it would start before the kernel before
+ * had finished with nothing to wait for it. Asked once per (device, kernel) and remembered. */
+static cudaError_t programmatic_launch_allowed(const void *kernel, bool *allowed) {
+    struct Entry {
+        const void *kernel;
+        int device;
+        bool allowed;
+    };
+    static Entry entries[64];
+    static int count = 0;
+    static std::mutex lock;
+    int device = 0;
+    cudaError_t result = cudaGetDevice(&device);
+    if (result != cudaSuccess) return result;
+    std::lock_guard<std::mutex> guard(lock);
+    for (int i = 0; i < count; i++)
+        if (entries[i].kernel == kernel && entries[i].device == device) {
+            *allowed = entries[i].allowed;
+            return cudaSuccess;
+        }
+    cudaFuncAttributes attributes;
+    result = cudaFuncGetAttributes(&attributes, kernel);
+    if (result != cudaSuccess) return result;
+    *allowed = attributes.ptxVersion >= 90 && attributes.binaryVersion >= 90;
+    if (count < 64) entries[count++] = {kernel, device, *allowed};
+    return cudaSuccess;
+}
+
+/* Launches kernel<<<grid, block, 0, stream>>>(arguments...) as a programmatic dependent launch where the
+ * kernel was compiled for sm_90+ and runs on such a device, as an ordinary launch elsewhere. */
 template <typename... Parameters, typename... Arguments>
 static cudaError_t launch_programmatic(void (*kernel)(Parameters...), dim3 grid, dim3 block, cudaStream_t stream,
                                        Arguments... arguments) {
-    int device = 0, major = 0;
-    cudaError_t result = cudaGetDevice(&device);
-    if (result == cudaSuccess) result = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+    bool allowed = false;
+    cudaError_t result = programmatic_launch_allowed(reinterpret_cast<const void *>(kernel), &allowed);
     if (result != cudaSuccess) return result;
     cudaLaunchAttribute attribute;
     attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
@@ -60,8 +91,8 @@ static cudaError_t launch_programmatic(void (*kernel)(Parameters...), dim3 grid,
     config.blockDim = block;
     config.stream = stream;
     config.attrs = &attribute;
-    config.numAttrs = major >= 9 ? 1 : 0;
-    return cudaLaunchKernelEx(&config, kernel, static_cast<Parameters>(arguments)...);
+    config.numAttrs = allowed ? 1 : 0;
+    return cudaLaunchKernelEx(&config, kernel, arguments...);
 }
 
 #endif /* FUSEGRAPH_PROGRAMMATIC_LAUNCH_CUH */
