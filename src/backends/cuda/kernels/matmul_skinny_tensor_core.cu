@@ -31,8 +31,8 @@
  *  - A programmatic dependent launch (programmatic_launch.cuh): the ring's first weight loads go out
  *    before the wait for the kernel before when the weight is settled, a's after it. On the H100, K=4096
  *    N=14336 in batches of 20 launches (bench/results/h100-2026-11-27-session10/pdl-probe/probe3.txt), ms
- *    a launch before -> after: bf16 M=1 0.0458 -> 0.0429, bf16 M=16 0.0475 -> 0.0446, TF32 M=16 0.0884 ->
- *    0.0866, FP64 (below) M=16 0.0881 -> 0.0863; results bit-identical.
+ *    a launch before -> after, medians of three rounds: bf16 M=1 0.0458 -> 0.0429, bf16 M=16 0.0474 ->
+ *    0.0447, TF32 M=16 0.0884 -> 0.0865, FP64 (below) M=16 0.0880 -> 0.0864; results bit-identical.
  *  - A warp owns its 16 rows for one K slice; a block is 4 independent warps (64 rows). K is split so that
  *    groups of 16 rows x splits reach SKINNY_TC_TARGET_WARPS, slices of at least
  *    SKINNY_TC_MIN_K_PER_SPLIT columns. Each split writes f32 partial sums to the workspace [splits, M, N]

@@ -13,9 +13,9 @@
  *  - A programmatic dependent launch (programmatic_launch.cuh): the first step's weight loads go out
  *    before the wait for the kernel before (when the weight is settled), a's loads and every store after.
  *    On the H100, bf16 M=1 K=4096 N=14336 in batches of 20 launches (bench/results/
- *    h100-2026-11-27-session10/pdl-probe/probe3.txt): 0.0434 ms a launch with one register set and
- *    plain launches (HEAD at f997c48), 0.0402 with both (2.92 TB/s; 0.0417 when the weight is not
- *    settled); f32 M=1 0.0827 -> 0.0806. Results bit-identical. Two register sets take 94 registers
+ *    h100-2026-11-27-session10/pdl-probe/probe3.txt, medians of three rounds): 0.0436 ms a launch with
+ *    one register set and plain launches (f997c48), 0.0403 with both (2.91 TB/s; 0.0418 when the weight
+ *    is not settled); f32 M=1 0.0828 -> 0.0806. Results bit-identical. Two register sets take 94 registers
  *    (bf16 M=1; 56 before): 5 blocks an SM, which still keeps ~160 KB an SM in flight.
  *  - a is small and read by every warp, so it comes through L1 (__ldg): one 16-byte load of a row of a
  *    serves both rows of b, so L1 carries M / 2 times the weight's bytes of a. That is what limits the
