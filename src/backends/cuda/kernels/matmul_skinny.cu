@@ -137,9 +137,9 @@ __global__ void __launch_bounds__(32 * GROUPS, (M_BUCKET >= 16 && sizeof(T) == 4
      * the kernel before when no kernel in flight writes the weight (programmatic_launch.cuh). */
     const int first_row = group * SKINNY_UNROLL;
     uint4 bits_a[SKINNY_UNROLL], bits_b[SKINNY_UNROLL];
-    if (first_row < k_rounded && weight_settled) load_rows(first_row, bits_a);
-    dependent_wait();
-    if (first_row < k_rounded && !weight_settled) load_rows(first_row, bits_a);
+    load_weight_around_wait(weight_settled, [&] {
+        if (first_row < k_rounded) load_rows(first_row, bits_a);
+    });
 
     /* Stage a[:, k_begin .. k_begin + k_count) as f32 [k][m]; rows up to k_rounded and m >= M are
      * zeros, so the main loop needs no bounds checks on a. Global reads run along k (coalesced). */

@@ -273,16 +273,14 @@ __global__ void __launch_bounds__(32 * SKINNY_TC_WARPS, SKINNY_TC_BLOCKS_PER_SM)
     Activations activation_ring[BUFFERS];
     /* The ring's first weight loads go out before the wait when no kernel in flight writes the weight
      * (programmatic_launch.cuh): they overlap the end of the kernel before; a comes after the wait. */
+    load_weight_around_wait(weight_settled, [&] {
+#pragma unroll
+        for (int s = 0; s < BUFFERS - 1; s++)
+            if (s < steps) load_weights(s, weight_ring[s]);
+    });
 #pragma unroll
     for (int s = 0; s < BUFFERS - 1; s++)
-        if (s < steps && weight_settled) load_weights(s, weight_ring[s]);
-    dependent_wait();
-#pragma unroll
-    for (int s = 0; s < BUFFERS - 1; s++)
-        if (s < steps) {
-            if (!weight_settled) load_weights(s, weight_ring[s]);
-            load_activations(s, activation_ring[s]);
-        }
+        if (s < steps) load_activations(s, activation_ring[s]);
     for (int s0 = 0; s0 < steps; s0 += BUFFERS) {
 #pragma unroll
         for (int slot = 0; slot < BUFFERS; slot++) {

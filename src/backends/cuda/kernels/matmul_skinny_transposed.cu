@@ -103,9 +103,7 @@ __global__ void __launch_bounds__(TRANSPOSED_THREADS)
      * loads in flight. The first step's weight loads go out before the wait when no kernel in flight writes
      * the weight (programmatic_launch.cuh): they overlap the end of the kernel before. */
     uint4 current[ROWS][UNROLL], next[ROWS][UNROLL];
-    if (weight_settled) load_step(0, current);
-    dependent_wait();
-    if (!weight_settled) load_step(0, current);
+    load_weight_around_wait(weight_settled, [&] { load_step(0, current); });
     for (int base = 0; base < chunks; base += STEP) {
         const bool more = base + STEP < chunks;
         if (more) load_step(base + STEP, next);

@@ -221,9 +221,9 @@ __global__ void __launch_bounds__(32 * TRANSPOSED_SPLIT_WARPS, (sizeof(T) == 4 &
      * the kernel before when no kernel in flight writes the weight (programmatic_launch.cuh). */
     uint4 bits_a[R], bits_b[R];
     start_load_tile();
-    if (steps > 0 && weight_settled) load_step(bits_a);
-    dependent_wait();
-    if (steps > 0 && !weight_settled) load_step(bits_a);
+    load_weight_around_wait(weight_settled, [&] {
+        if (steps > 0) load_step(bits_a);
+    });
 
     /* Stage a[:, k_begin .. k_begin + chunks x CHUNK) as f32: element kk = (32 c + l) WIDTH + e (chunk c,
      * lane l, e < WIDTH) goes to column c CHUNK + 128 (e / 4) + 4 l + e % 4 of row m (for f32 that is kk);

@@ -19,10 +19,10 @@
  * Rules for the kernels launched with launch_programmatic:
  *  - griddepcontrol.wait (dependent_wait) before the first read of an activation, bias or anything a
  *    previous node computes, and before the first global write (the output, a split-K workspace);
- *  - reads before the wait only of the weight, and only when the launcher was told it is settled: no
- *    kernel in flight on the stream writes it (an upload on another stream is ordered by the event wait
- *    recorded before the launch: that is a stream operation, not a kernel, and the attribute relaxes only
- *    the order after a kernel).
+ *  - reads before the wait only of the weight (load_weight_around_wait below), and only when the launcher
+ *    was told it is settled: no kernel in flight on the stream writes it (an upload on another stream is
+ *    ordered by the event wait recorded before the launch: that is a stream operation, not a kernel, and
+ *    the attribute relaxes only the order after a kernel).
  */
 #ifndef FUSEGRAPH_PROGRAMMATIC_LAUNCH_CUH
 #define FUSEGRAPH_PROGRAMMATIC_LAUNCH_CUH
@@ -43,6 +43,16 @@ __device__ __forceinline__ void dependent_wait() {
 #if __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
+}
+
+/* The rule for a kernel's first weight loads, stated once: load_weight() (the weight's first loads, no other
+ * read) runs before the wait when the weight is settled, so its loads overlap the end of the kernel before,
+ * and after the wait otherwise, when the kernel before may still be writing it. */
+template <typename LoadWeight>
+__device__ __forceinline__ void load_weight_around_wait(bool weight_settled, LoadWeight load_weight) {
+    if (weight_settled) load_weight();
+    dependent_wait();
+    if (!weight_settled) load_weight();
 }
 
 /* Whether kernel, as loaded on the current device, was compiled for sm_90+ (SASS or PTX 9.0+), so that its
