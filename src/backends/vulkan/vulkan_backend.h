@@ -256,8 +256,10 @@ int vulkan_supports_node(vulkan_backend *vulkan, const fg_node_desc *node, int l
 fg_status vulkan_record_node(vulkan_backend *vulkan, const fg_node_desc *node, vulkan_buffer *const *inputs,
                              vulkan_buffer *output, int tile);
 void vulkan_implementation_name(vulkan_backend *vulkan, const fg_node_desc *node, char *name, size_t capacity);
-/* Seconds of one node on scratch buffers: one warm-up, then the best of repeats (device time). */
-fg_status vulkan_time_node(vulkan_backend *vulkan, const fg_node_desc *node, int tile, int repeats, double *out_seconds);
+/* Seconds of one node on scratch buffers: one warm-up, then the best of repeats (device time); with
+ * give_up_seconds > 0 it stops after the first timed run slower than that (a candidate that cannot win). */
+fg_status vulkan_time_node(vulkan_backend *vulkan, const fg_node_desc *node, int tile, int repeats, double give_up_seconds,
+                           double *out_seconds);
 
 /* vulkan_costs.c */
 void vulkan_costs_measure(vulkan_backend *vulkan);

@@ -41,7 +41,7 @@ static double matmul_rate(vulkan_backend *vulkan, fg_dtype dtype)
     fg_node_desc node = {.op = FG_OP_MATMUL, .dtype = dtype, .input_count = 2, .m = size, .k = size, .n = size};
     double seconds = 0;
     int tile = vulkan_tuned_tile(vulkan, dtype, VULKAN_EPILOGUE_NONE, FG_WEIGHT_K_N, VULKAN_SHAPE_GENERAL);
-    if (vulkan_time_node(vulkan, &node, tile, 2, &seconds) != FG_OK || seconds <= 0) return 0;
+    if (vulkan_time_node(vulkan, &node, tile, 2, 0, &seconds) != FG_OK || seconds <= 0) return 0;
     return 2.0 * (double)size * (double)size * (double)size / seconds;
 }
 
@@ -50,7 +50,7 @@ static double streaming_bandwidth(vulkan_backend *vulkan)
     int64_t n = vulkan->properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? (1 << 20) : (16 << 20);
     fg_node_desc node = {.op = FG_OP_ADD, .dtype = FG_F32, .input_count = 2, .elements = n};
     double seconds = 0;
-    if (vulkan_time_node(vulkan, &node, -1, 3, &seconds) != FG_OK || seconds <= 0) return 0;
+    if (vulkan_time_node(vulkan, &node, -1, 3, 0, &seconds) != FG_OK || seconds <= 0) return 0;
     return 12.0 * (double)n / seconds;
 }
 

@@ -231,7 +231,8 @@ void vulkan_implementation_name(vulkan_backend *vulkan, const fg_node_desc *node
     snprintf(name, capacity, "matmul tiled %s (%ux%u per invocation) %s%s", c->name, c->thread_m, c->thread_n, dtype, epilogue);
 }
 
-fg_status vulkan_time_node(vulkan_backend *vulkan, const fg_node_desc *node, int tile, int repeats, double *out_seconds)
+fg_status vulkan_time_node(vulkan_backend *vulkan, const fg_node_desc *node, int tile, int repeats, double give_up_seconds,
+                           double *out_seconds)
 {
     *out_seconds = 0;
     int matmul = is_matmul(node->op);
@@ -266,6 +267,7 @@ fg_status vulkan_time_node(vulkan_backend *vulkan, const fg_node_desc *node, int
         if (status == FG_OK) status = vulkan_record_node(vulkan, node, inputs, &buffers[3], tile);
         if (status == FG_OK) status = vulkan_timing_end(vulkan, start, &seconds);
         if (status == FG_OK && (best == 0 || seconds < best)) best = seconds;
+        if (give_up_seconds > 0 && best > give_up_seconds) break;
     }
     vulkan_submit(vulkan, 1, "measure");
     for (int b = 0; b < 4; b++) vulkan_buffer_destroy(vulkan, &buffers[b]);
