@@ -54,6 +54,14 @@ static int check_count;
         }                                                                                                 \
     } while (0)
 
+/* Seconds since start, a CLOCK_MONOTONIC reading: for the lines that say where a slow run's time went. */
+static inline double check_seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) * 1e-9;
+}
+
 static inline int check_finish(const char *name)
 {
     printf("%s: %d checks, %d failed\n", name, check_count, check_failures);

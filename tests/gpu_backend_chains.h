@@ -24,8 +24,6 @@
 
 #include "gpu_backend_cases.h"
 
-#include <time.h>
-
 #define CHAIN_RUNS 3
 
 /* values (count, f32) rounded to dtype and back, in place. */
@@ -166,8 +164,6 @@ static void check_chains(variant *variants, int variant_count)
     const int dtype_count = every_variant ? 3 : 1, m_count = every_variant ? 2 : 1;
     const fg_dtype dtypes[] = {FG_F32, FG_F16, FG_BF16};
     const int64_t ms[] = {1, 16};
-    struct timespec start, end;
-    clock_gettime(CLOCK_MONOTONIC, &start);
     for (int d = 0; d < dtype_count; d++)
         for (int i = 0; i < m_count; i++) {
             chain c = prepare_chain(dtypes[d], ms[i]);
@@ -182,8 +178,6 @@ static void check_chains(variant *variants, int variant_count)
             }
             release_chain(&c);
         }
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    printf("     (chains: %.1f s)\n", (double)(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) * 1e-9);
 }
 
 #endif /* FUSEGRAPH_TEST_GPU_BACKEND_CHAINS_H */

@@ -9,8 +9,6 @@
 
 #include "gpu_backend_cases.h"
 
-#include <time.h>
-
 /* FUSEGRAPH_TEST_LOG=1 (any value but empty or 0): the checks below that watch the library's log also
  * print each message with the seconds since the first one, so a run under a slow tool (compute-sanitizer)
  * shows where its time goes; time before the first message shows as its absence (and in run_timed's
@@ -21,11 +19,8 @@ static void echo_log(fg_log_level level, const char *message)
     static int started;
     const char *setting = getenv("FUSEGRAPH_TEST_LOG");
     if (!setting || !setting[0] || strcmp(setting, "0") == 0) return;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (!started) first = now, started = 1;
-    printf("     log %7.1f s [%d] %s\n", (double)(now.tv_sec - first.tv_sec) + (now.tv_nsec - first.tv_nsec) * 1e-9,
-           (int)level, message);
+    if (!started) clock_gettime(CLOCK_MONOTONIC, &first), started = 1;
+    printf("     log %7.1f s [%d] %s\n", check_seconds_since(&first), (int)level, message);
 }
 
 /* Each injected failure: the node runs on the CPU instead and the result is still right. */

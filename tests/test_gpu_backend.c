@@ -177,11 +177,10 @@ static int open_variants(variant *variants, fg_context *base, int device, const 
  * others 1.4 s together), and a run cut short by a time limit should show where its time went. */
 static void run_timed(const char *name, void (*checks)(void))
 {
-    struct timespec start, end;
+    struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     checks();
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    printf("     (%s: %.1f s)\n", name, (double)(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) * 1e-9);
+    printf("     (%s: %.1f s)\n", name, check_seconds_since(&start));
 }
 
 int main(int argc, char **argv)
@@ -226,7 +225,10 @@ int main(int argc, char **argv)
     if (listed(parts, "ops")) {
         variant_count = open_variants(variants, base, device, &info);
         check_all_ops(variants, variant_count);
+        struct timespec chains_start;
+        clock_gettime(CLOCK_MONOTONIC, &chains_start);
         check_chains(variants, variant_count);
+        printf("     (chains: %.1f s)\n", check_seconds_since(&chains_start));
         if (large_skinny_cases_skipped)
             printf("%d cases of forced tiled shaders at M <= 16 with K * N over a million not run: %s measures %.1f "
                    "GFLOP/s (f32), slower than any GPU (gpu_backend_cases.h, struct variant)\n",
