@@ -167,30 +167,46 @@ static void check_bias_add(int64_t rows, int64_t columns, int dtype, bool misali
            "bias_add", "", sizes);
 }
 
+/* b_transposed (K * N elements) gets b's [K, N] weight as [N, K], for the kernels of that layout; uploaded. */
+static void store_transposed(const Tensor &b, int64_t K, int64_t N, int dtype, Tensor &b_transposed) {
+    const size_t es = dtype_size(dtype);
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < N; j++) memcpy(&b_transposed.bytes[(j * K + k) * es], &b.bytes[(k * N + j) * es], es);
+    b_transposed.upload();
+}
+
+/* a [M, K] times b [K, N] in float64. */
+static std::vector<double> reference_product(const Tensor &a, const Tensor &b, int64_t M, int64_t K, int64_t N) {
+    std::vector<double> product(M * N, 0.0);
+    for (int64_t i = 0; i < M; i++) /* i-k-j order: the inner loop streams rows of b and product */
+        for (int64_t k = 0; k < K; k++) {
+            const double av = a.values[i * K + k], *brow = &b.values[k * N];
+            double *prow = &product[i * N];
+            for (int64_t j = 0; j < N; j++) prow[j] += av * brow[j];
+        }
+    return product;
+}
+
+/* A workspace large enough for every skinny launcher at (M, K, N), both layouts (0: none needed). */
+static size_t skinny_workspace_bytes(int64_t M, int64_t K, int64_t N) {
+    return std::max({matmul_skinny_workspace_bytes(M, K, N, 0), matmul_skinny_workspace_bytes(M, K, N, 1),
+                     matmul_skinny_transposed_split_workspace_bytes(M, K, N),
+                     matmul_skinny_tensor_core_workspace_bytes(M, K, N)});
+}
+
 /* Every M and epilogue for one (K, N, dtype): b and bias are shared by the M values. transposed_only: only
  * the [N, K] weight (matmul_skinny_forward with b_transposed). */
 static void check_skinny(int64_t K, int64_t N, int dtype, bool misaligned, const std::vector<int64_t> &ms,
                          bool transposed_only = false) {
     const size_t offset = misaligned ? dtype_size(dtype) : 0;
     Tensor b(K * N, dtype, offset), bias(N, dtype, offset), b_transposed(K * N, dtype, offset, false);
-    const size_t es = dtype_size(dtype);
-    for (int64_t k = 0; k < K; k++) /* the same weight as [N, K], for the transposed kernel */
-        for (int64_t j = 0; j < N; j++) memcpy(&b_transposed.bytes[(j * K + k) * es], &b.bytes[(k * N + j) * es], es);
-    b_transposed.upload();
+    store_transposed(b, K, N, dtype, b_transposed);
     for (int64_t M : ms) {
         Tensor a(M * K, dtype, offset), out(M * N, dtype, offset, false);
-        std::vector<double> product(M * N, 0.0), reference(M * N);
-        for (int64_t i = 0; i < M; i++) /* i-k-j order: the inner loop streams rows of b and product */
-            for (int64_t k = 0; k < K; k++) {
-                const double av = a.values[i * K + k], *brow = &b.values[k * N];
-                double *prow = &product[i * N];
-                for (int64_t j = 0; j < N; j++) prow[j] += av * brow[j];
-            }
-        /* Enough for both layouts, and for the split kernel launched directly at M <= 4 below. */
-        const size_t workspace_bytes =
-            std::max({matmul_skinny_workspace_bytes(M, K, N, 0), matmul_skinny_workspace_bytes(M, K, N, 1),
-                      matmul_skinny_transposed_split_workspace_bytes(M, K, N),
-                      matmul_skinny_tensor_core_workspace_bytes(M, K, N)});
+        const std::vector<double> product = reference_product(a, b, M, K, N);
+        std::vector<double> reference(M * N);
+        /* Also enough for the split kernel launched directly at M <= 4 below. */
+        const size_t workspace_bytes = skinny_workspace_bytes(M, K, N);
         void *workspace = nullptr;
         if (workspace_bytes) CHECK_CUDA(cudaMalloc(&workspace, workspace_bytes));
         char sizes[80];

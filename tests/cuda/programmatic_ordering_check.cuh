@@ -33,18 +33,11 @@ static void check_programmatic_ordering(int64_t M, int64_t K, int64_t N, int dty
     cudaStream_t stream;
     CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     Tensor a(M * K, dtype, 0), b(K * N, dtype, 0), bias(N, dtype, 0), b_transposed(K * N, dtype, 0, false);
-    const size_t es = dtype_size(dtype);
-    for (int64_t k = 0; k < K; k++)
-        for (int64_t j = 0; j < N; j++) memcpy(&b_transposed.bytes[(j * K + k) * es], &b.bytes[(k * N + j) * es], es);
-    b_transposed.upload();
+    store_transposed(b, K, N, dtype, b_transposed);
     Tensor a_late(M * K, dtype, 0, false), b_late(K * N, dtype, 0, false), out(M * N, dtype, 0, false);
-    std::vector<double> reference(M * N, 0.0);
-    for (int64_t i = 0; i < M; i++)
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t j = 0; j < N; j++) reference[i * N + j] += a.values[i * K + k] * b.values[k * N + j];
+    std::vector<double> reference = reference_product(a, b, M, K, N);
     for (int64_t i = 0; i < M * N; i++) reference[i] += bias.values[i % N];
-    const size_t workspace_bytes = std::max({matmul_skinny_workspace_bytes(M, K, N, 0), matmul_skinny_workspace_bytes(M, K, N, 1),
-                                             matmul_skinny_tensor_core_workspace_bytes(M, K, N)});
+    const size_t workspace_bytes = skinny_workspace_bytes(M, K, N);
     void *workspace = nullptr;
     if (workspace_bytes) CHECK_CUDA(cudaMalloc(&workspace, workspace_bytes));
     enum { SKINNY, SKINNY_TRANSPOSED, TENSOR_CORE, TENSOR_CORE_EXACT, LAUNCHERS };
