@@ -183,12 +183,12 @@ int vulkan_tuned_tile(vulkan_backend *vulkan, fg_dtype dtype, vulkan_epilogue ep
     int best = -1;
     double best_seconds = 0, flops = 2.0 * (double)node.m * (double)node.k * (double)node.n;
     char report[512] = "";
-    /* The skinny shader first where it applies: it is the likely winner there, so the tiled candidates
-     * after it usually stop after one timed run (below). */
+    /* The skinny shader first (it applies only in the M <= 16 classes, where it is the likely winner), so
+     * the tiled candidates after it usually stop after one timed run (below). */
     int order[VULKAN_TILE_CHOICES], count = 0;
-    if (shape_class != VULKAN_SHAPE_GENERAL) order[count++] = VULKAN_USE_SKINNY;
+    order[count++] = VULKAN_USE_SKINNY;
     for (int candidate = 0; candidate < VULKAN_TILE_CHOICES; candidate++)
-        if (candidate != VULKAN_USE_SKINNY || shape_class == VULKAN_SHAPE_GENERAL) order[count++] = candidate;
+        if (candidate != VULKAN_USE_SKINNY) order[count++] = candidate;
     for (int i = 0; i < count; i++) {
         const int candidate = order[i];
         if (!vulkan_choice_possible(vulkan, candidate, dtype, layout, shape_class)) continue;
